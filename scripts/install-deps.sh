@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package qwenedge needs to build, test and benchmark. Idempotent:
+# packages already present are not fetched again, and apt-get update runs only when needed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-dev            # libFuzzer + sanitizers for the fuzz targets
+  catch2                           # unit tests (Catch2 v2)
+  libbenchmark-dev                 # micro-benchmarks
+  libxsimd-dev libeigen3-dev       # elementwise SIMD, dense fp32 helpers
+  nlohmann-json3-dev               # config.json / safetensors headers / server JSON
+  libcpp-httplib-dev               # qwen-server
+  python3 python3-numpy            # the independent NumPy reference forward (tests only)
+  unicode-data                     # Unicode data files for the tokenizer table generator
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
