@@ -241,4 +241,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    try:
+        sys.exit(main(sys.argv))
+    except (GGUFError, OSError) as e:
+        print(f"gguf_reader: error: {e}", file=sys.stderr)
+        sys.exit(1)

@@ -384,4 +384,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ValueError, OSError, KeyError) as e:
+        print(f"qwen2_ref: error: {e}", file=sys.stderr)
+        sys.exit(1)
