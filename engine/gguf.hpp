@@ -150,8 +150,9 @@ class Writer {
   // ne[0] innermost. Returns the tensor's offset in the data section.
   uint64_t add_tensor(std::string name, TensorType type, std::vector<uint64_t> ne);
 
-  // Writes the header (first call) then the next declared tensor's bytes; `bytes` must equal
-  // its size. Tensors must be written in the order they were declared.
+  // Writes the header (first call) then bytes of the next declared tensor. A tensor may be
+  // written in several chunks; it is complete when its declared size has been written.
+  // Tensors must be written in the order they were declared.
   void write_tensor_data(std::string_view name, const void* data, uint64_t bytes);
 
   // Writes the header if no tensor was written, checks every tensor was written, closes the file.
@@ -167,6 +168,7 @@ class Writer {
   std::vector<TensorInfo> tensors_;
   uint64_t data_size_ = 0;
   size_t next_tensor_ = 0;
+  uint64_t written_ = 0;  // bytes of tensors_[next_tensor_] written so far
   bool header_written_ = false;
   bool finished_ = false;
   std::FILE* out_ = nullptr;

@@ -149,22 +149,28 @@ void Writer::write_tensor_data(std::string_view name, const void* data, uint64_t
     throw Error(ErrorCode::kInternal, path_ + ": tensor " + std::string(name) + " written out of declaration order");
   }
   const TensorInfo& t = tensors_[next_tensor_];
-  if (bytes != t.bytes) {
-    throw Error(ErrorCode::kInternal, path_ + ": tensor " + t.name + " has " + std::to_string(bytes) +
+  if (bytes > t.bytes - written_) {
+    throw Error(ErrorCode::kInternal, path_ + ": tensor " + t.name + " gets " + std::to_string(written_ + bytes) +
                                           " bytes, declared " + std::to_string(t.bytes));
   }
-  // Pad from the end of the previous tensor to this tensor's aligned offset.
-  const uint64_t prev_end = next_tensor_ == 0 ? 0 : tensors_[next_tensor_ - 1].offset + tensors_[next_tensor_ - 1].bytes;
-  static const uint8_t zeros[256] = {};
-  for (uint64_t pad = t.offset - prev_end; pad > 0;) {
-    const uint64_t n = pad < sizeof zeros ? pad : sizeof zeros;
-    if (std::fwrite(zeros, 1, n, out_) != n) throw Error(ErrorCode::kIo, path_ + ": write failed: " + std::strerror(errno));
-    pad -= n;
+  if (written_ == 0) {
+    // Pad from the end of the previous tensor to this tensor's aligned offset.
+    const uint64_t prev_end = next_tensor_ == 0 ? 0 : tensors_[next_tensor_ - 1].offset + tensors_[next_tensor_ - 1].bytes;
+    static const uint8_t zeros[256] = {};
+    for (uint64_t pad = t.offset - prev_end; pad > 0;) {
+      const uint64_t n = pad < sizeof zeros ? pad : sizeof zeros;
+      if (std::fwrite(zeros, 1, n, out_) != n) throw Error(ErrorCode::kIo, path_ + ": write failed: " + std::strerror(errno));
+      pad -= n;
+    }
   }
   if (bytes > 0 && std::fwrite(data, 1, bytes, out_) != bytes) {
     throw Error(ErrorCode::kIo, path_ + ": write failed: " + std::strerror(errno));
   }
-  ++next_tensor_;
+  written_ += bytes;
+  if (written_ == t.bytes) {
+    ++next_tensor_;
+    written_ = 0;
+  }
 }
 
 void Writer::finish() {

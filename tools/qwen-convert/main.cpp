@@ -1,0 +1,97 @@
+// qwen-convert: Hugging Face Qwen2 checkpoint -> GGUF.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "qwenedge/convert.hpp"
+#include "qwenedge/error.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: qwen-convert HF_DIR OUT.gguf [--type TYPE] [--embed-type TYPE] [--name NAME] [--quiet]
+
+Converts a Hugging Face Qwen2 checkpoint (config.json, model.safetensors or sharded
+model-*.safetensors with model.safetensors.index.json, tokenizer.json, tokenizer_config.json,
+generation_config.json) into a GGUF v3 model file.
+
+  --type TYPE        weight matrices: f32, f16, bf16, q8_0 (default) or q4_0.
+                     Norms and biases are always f32.
+  --embed-type TYPE  token embedding / tied output matrix (default: same as --type,
+                     except q4_0, which keeps the embedding in q8_0)
+  --name NAME        general.name written into the file
+  --quiet            no progress and no summary
+  -h, --help         this text
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string in, out;
+  qwenedge::ConvertOptions opt;
+  bool quiet = false;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw qwenedge::Error(qwenedge::ErrorCode::kInvalidArgument, a + " needs a value");
+        return argv[++i];
+      };
+      if (a == "-h" || a == "--help") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (a == "--type") {
+        opt.type = qwenedge::parse_weight_type(value());
+      } else if (a == "--embed-type") {
+        opt.embedding_type = qwenedge::parse_weight_type(value());
+      } else if (a == "--name") {
+        opt.name = value();
+      } else if (a == "--quiet") {
+        quiet = true;
+      } else if (!a.empty() && a[0] == '-') {
+        throw qwenedge::Error(qwenedge::ErrorCode::kInvalidArgument, "unknown option " + a);
+      } else if (in.empty()) {
+        in = a;
+      } else if (out.empty()) {
+        out = a;
+      } else {
+        throw qwenedge::Error(qwenedge::ErrorCode::kInvalidArgument, "unexpected argument " + a);
+      }
+    }
+    if (in.empty() || out.empty()) {
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+  } catch (const qwenedge::Error& e) {
+    std::fprintf(stderr, "qwen-convert: %s\n(see qwen-convert --help)\n", e.what());
+    return 2;
+  }
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (!quiet && tty) {
+    opt.on_progress = [](const qwenedge::ConvertProgress& p) {
+      std::fprintf(stderr, "\r[%4lld/%4lld] %-28s %-5s", static_cast<long long>(p.index),
+                   static_cast<long long>(p.count), p.name.c_str(), p.type.c_str());
+      if (p.index == p.count) std::fputc('\n', stderr);
+      std::fflush(stderr);
+    };
+  }
+  try {
+    const qwenedge::ConvertSummary s = qwenedge::convert_hf_to_gguf(in, out, opt);
+    if (!quiet) {
+      std::printf("wrote %s: %lld tensors, %llu parameters, %.1f MiB of tensor data, %.2f bits/weight, file %.1f MiB\n",
+                  out.c_str(), static_cast<long long>(s.tensors), static_cast<unsigned long long>(s.parameters),
+                  static_cast<double>(s.tensor_bytes) / (1 << 20), s.bits_per_weight(),
+                  static_cast<double>(s.file_bytes) / (1 << 20));
+    }
+  } catch (const qwenedge::Error& e) {
+    if (tty && opt.on_progress) std::fputc('\n', stderr);
+    std::fprintf(stderr, "qwen-convert: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qwen-convert: unexpected error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
