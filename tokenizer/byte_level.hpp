@@ -1,0 +1,25 @@
+// The GPT-2 byte-level alphabet: every byte value stands for one printable Unicode character
+// ('!'..'~', '¡'..'¬', '®'..'ÿ' stand for themselves, the other 68 bytes for U+0100..U+0143 in
+// order), so that any byte string is a printable token text. Vocabularies store tokens in
+// this form; the tokenizer works on raw bytes and converts once, at load.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace qwenedge::tokenizer {
+
+// The code point that stands for byte b.
+uint32_t byte_to_unicode(uint8_t b);
+
+// Converts a byte-level token text to the bytes it stands for; nullopt when a character is not
+// in the byte-level alphabet (or the text is not valid UTF-8).
+std::optional<std::string> byte_level_decode(std::string_view token_text);
+
+// Converts raw bytes to byte-level text (the inverse of byte_level_decode).
+std::string byte_level_encode(std::string_view bytes);
+
+}  // namespace qwenedge::tokenizer
