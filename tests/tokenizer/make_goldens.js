@@ -7,7 +7,10 @@
 //   NODE_PATH=/tmp/tokref/node_modules node tests/tokenizer/make_goldens.js \
 //       ../shared/qwen2.5-0.5b-instruct tests/tokenizer/goldens/encode.json
 //
-// Each entry has "ids" (special-token text parsed as special tokens, the Hugging Face default)
+// It also adds tests/tokenizer/goldens/chat_ids.json: the ids of every rendered conversation in
+// goldens/chat.json (made by make_chat_goldens.py), special tokens parsed.
+//
+// Each entry of encode.json has "ids" (special-token text parsed as special tokens, the Hugging Face default)
 // and "ids_plain" (special-token text encoded as text: split_special_tokens=True in Hugging
 // Face; made here by loading the tokenizer without its special added tokens; added tokens that
 // are not special, such as <tool_call>, still match, as in Hugging Face).
@@ -155,3 +158,12 @@ for (const text of corpus) {
 const lines = entries.map((e) => '  ' + JSON.stringify(e));
 fs.writeFileSync(out, '[\n' + lines.join(',\n') + '\n]\n');
 console.log(`${entries.length} strings -> ${out}`);
+
+const chatPath = path.join(path.dirname(out), 'chat.json');
+if (fs.existsSync(chatPath)) {
+  const chats = JSON.parse(fs.readFileSync(chatPath, 'utf8'));
+  const chatOut = path.join(path.dirname(out), 'chat_ids.json');
+  const chatLines = chats.map((c) => '  ' + JSON.stringify({name: c.name, ids: full.encode(c.text, {add_special_tokens: false})}));
+  fs.writeFileSync(chatOut, '[\n' + chatLines.join(',\n') + '\n]\n');
+  console.log(`${chats.length} conversations -> ${chatOut}`);
+}
