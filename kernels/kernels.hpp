@@ -1,0 +1,66 @@
+// The kernels' front door: one table of function pointers per ISA, chosen once at start-up.
+//
+// Threading contract: every kernel here is single-threaded and touches only what its arguments
+// name. The engine runs one OpenMP parallel region per forward pass; inside it one thread calls
+// quantize_activations() for a matmul input (then the threads meet at a barrier), and each thread
+// calls matmul() for its own slice of rows (row_slice() below), so no kernel ever waits on another.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/isa.hpp"
+#include "kernels/matmul.hpp"
+
+namespace qwenedge::kernels {
+
+struct KernelTable {
+  Isa isa = Isa::kScalar;
+
+  // Quantizes n_tokens rows of cols floats (row stride cols) to int8 blocks of 32:
+  // d = amax / 127, qs = round-to-nearest-even(x * (1 / d)), sums = sum of the block's qs.
+  // Bit-identical on every ISA. cols must be a multiple of 32.
+  void (*quantize_activations)(const float* x, int64_t n_tokens, int64_t cols, int8_t* qs,
+                               float* d, int32_t* sums) noexcept;
+
+  // y[t * ldy + r] = W[r] . x[t] for r in [row_begin, row_end), t < x.n_tokens. W.cols == x.cols.
+  // Block types read x.qs/x.d/x.sums; float types read x.x.
+  void (*matmul)(const Matrix& w, const ActivationView& x, float* y, int64_t ldy, int64_t row_begin,
+                 int64_t row_end) noexcept;
+
+  // Elementwise, fp32. y = x / sqrt(mean(x^2) + eps) * w over n elements (y may alias x).
+  void (*rmsnorm)(const float* x, const float* w, float* y, int64_t n, float eps) noexcept;
+  // out = silu(gate) * up = gate / (1 + exp(-gate)) * up (out may alias gate or up).
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n) noexcept;
+  // In place: x = exp(x - max x) / sum.
+  void (*softmax)(float* x, int64_t n) noexcept;
+  // fp32 <-> IEEE fp16 rows (round to nearest even), bit-identical to quant.hpp's scalar ones.
+  void (*fp32_to_fp16_row)(const float* x, uint16_t* y, int64_t n) noexcept;
+  void (*fp16_to_fp32_row)(const uint16_t* x, float* y, int64_t n) noexcept;
+  // Attention over an fp16 KV cache: sum a[i] * fp16(b[i]), and y[i] += a * fp16(x[i]).
+  float (*dot_f16)(const float* a, const uint16_t* b, int64_t n) noexcept;
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) noexcept;
+};
+
+// The table for one ISA. Throws std::runtime_error when the ISA is not supported here.
+const KernelTable& kernels_for(Isa isa);
+// The table for isa_from_env(), resolved once on first call (thread-safe). Throws like
+// isa_from_env() on a bad QWENEDGE_ISA; a later call retries.
+const KernelTable& active_kernels();
+
+// Checked wrappers (throw std::invalid_argument on inconsistent shapes).
+// Prepares `out` for x (n_tokens x cols, row stride cols) and quantizes it when cols allows.
+void quantize_activations(const KernelTable& k, const float* x, int64_t n_tokens, int64_t cols,
+                          ActivationBuffer& out);
+void matmul(const KernelTable& k, const Matrix& w, const ActivationBuffer& x, float* y, int64_t ldy,
+            int64_t row_begin, int64_t row_end);
+
+// The rows [begin, end) that thread `index` of `count` should take of `rows`, in whole granules
+// (the micro-kernels' row tile, kRowGranule) so that no thread gets a ragged tile but the last.
+struct RowRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
+inline constexpr int64_t kRowGranule = 16;
+RowRange row_slice(int64_t rows, int count, int index) noexcept;
+
+}  // namespace qwenedge::kernels
