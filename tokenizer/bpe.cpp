@@ -5,6 +5,7 @@
 // quadratic.
 #include "tokenizer/bpe.hpp"
 
+#include <algorithm>
 #include <queue>
 
 #include "qwenedge/error.hpp"
@@ -35,64 +36,127 @@ Bpe::Bpe(const Vocab& vocab) {
     throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: " + std::to_string(vocab.types.size()) +
                                               " token types for " + std::to_string(n) + " tokens");
   }
-  if (n > static_cast<size_t>(INT32_MAX)) throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: too many tokens");
-
   size_t total = 0;
   for (const std::string& t : vocab.tokens) total += t.size();
+  if (n > static_cast<size_t>(INT32_MAX) || total > UINT32_MAX) {
+    throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: too many tokens or too much token text");
+  }
+
+  // Two copies of the vocab: the byte-level texts, which the index and the merges are keyed
+  // on (merges then need no conversion), and the raw bytes that decoding produces.
+  texts_.reserve(total);
   arena_.reserve(total);
+  text_offsets_.reserve(n + 1);
   offsets_.reserve(n + 1);
   for (size_t id = 0; id < n; ++id) {
+    text_offsets_.push_back(static_cast<uint32_t>(texts_.size()));
     offsets_.push_back(static_cast<uint32_t>(arena_.size()));
     const std::string& text = vocab.tokens[id];
+    texts_ += text;
     if (is_added(vocab.types[id])) {
-      arena_ += text;  // added tokens are stored as their plain text
-      continue;
-    }
-    std::optional<std::string> bytes = byte_level_decode(text);
-    if (!bytes) {
+      arena_ += text;  // added tokens stand for their plain text
+    } else if (!byte_level_decode_append(text, arena_)) {
       throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: token " + std::to_string(id) + " " + quoted(text) +
                                                 " is not in the byte-level alphabet");
     }
-    arena_ += *bytes;
   }
+  text_offsets_.push_back(static_cast<uint32_t>(texts_.size()));
   offsets_.push_back(static_cast<uint32_t>(arena_.size()));
 
+  // The tables are far larger than the caches, so loading is bound by memory latency: keys
+  // are hashed a block at a time and their slots prefetched before they are used.
+  constexpr size_t kBlock = 64;
+  uint64_t hashes[kBlock];
   index_.reserve(n);
-  for (size_t id = 0; id < n; ++id) {
-    if (!is_added(vocab.types[id])) index_.insert(token_bytes(static_cast<int32_t>(id)), static_cast<int32_t>(id));
+  bool unique_tokens = true;
+  for (size_t start = 0; start < n; start += kBlock) {
+    const size_t end = std::min(n, start + kBlock);
+    for (size_t id = start; id < end; ++id) {
+      hashes[id - start] = index_.hash(token_text(static_cast<int32_t>(id)));
+      index_.prefetch_slot(hashes[id - start]);
+    }
+    for (size_t id = start; id < end; ++id) {
+      if (!is_added(vocab.types[id]) && !index_.insert_hashed(static_cast<int32_t>(id), hashes[id - start])) {
+        unique_tokens = false;  // a repeated token text keeps its first id
+      }
+    }
   }
   for (int b = 0; b < 256; ++b) {
-    const char c = static_cast<char>(b);
-    byte_ids_[static_cast<size_t>(b)] = index_.find(std::string_view(&c, 1));
+    byte_ids_[static_cast<size_t>(b)] = find(std::string(1, static_cast<char>(b)));
     if (byte_ids_[static_cast<size_t>(b)] < 0) {
       throw Error(ErrorCode::kBadModelFile,
                   "tokenizer vocab: no token for byte " + std::to_string(b) + " (byte-level BPE needs all 256)");
     }
   }
+  build_merges(vocab, unique_tokens);
+}
 
-  merges_.reserve(vocab.merges.size());
-  std::string left, right, joined;
-  for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
-    const std::string_view m = vocab.merges[rank];
-    const size_t space = m.find(' ');
-    auto bad = [&](const std::string& why) {
-      return Error(ErrorCode::kBadModelFile, "tokenizer merges: merge " + std::to_string(rank) + " " + quoted(m) + ": " + why);
-    };
-    if (space == std::string_view::npos || space == 0 || space + 1 >= m.size() ||
-        m.find(' ', space + 1) != std::string_view::npos) {
-      throw bad("expected two byte-level tokens separated by one space");
+int32_t Bpe::find(std::string_view bytes) const { return index_.find(byte_level_encode(bytes)); }
+
+void Bpe::build_merges(const Vocab& vocab, bool unique_tokens) {
+  constexpr size_t kBlock = 64;
+  const std::vector<std::string>& merges = vocab.merges;
+  const size_t count = merges.size();
+  merges_.reserve(count);
+  std::string joined;
+  size_t space[kBlock];
+  uint64_t hl[kBlock], hr[kBlock];
+  int32_t lid[kBlock], rid[kBlock];
+  // Trained vocabularies usually give merge r the id first + r; that guess is checked, and a
+  // lookup is made only when it fails. (With repeated token texts the lookup decides.)
+  int32_t guess_base = -1;
+  for (size_t start = 0; start < count; start += kBlock) {
+    const size_t end = std::min(count, start + kBlock);
+    for (size_t r = start; r < end; ++r) {
+      const size_t k = r - start;
+      const std::string_view m = merges[r];
+      space[k] = m.find(' ');
+      if (space[k] == std::string_view::npos || space[k] == 0 || space[k] + 1 >= m.size() ||
+          m.find(' ', space[k] + 1) != std::string_view::npos) {
+        throw merge_error(r, m, "expected two byte-level tokens separated by one space");
+      }
+      hl[k] = index_.hash(m.substr(0, space[k]));
+      hr[k] = index_.hash(m.substr(space[k] + 1));
+      index_.prefetch_slot(hl[k]);
+      index_.prefetch_slot(hr[k]);
     }
-    std::optional<std::string> l = byte_level_decode(m.substr(0, space));
-    std::optional<std::string> r = byte_level_decode(m.substr(space + 1));
-    if (!l || !r) throw bad("not in the byte-level alphabet");
-    const int32_t lid = index_.find(*l);
-    const int32_t rid = index_.find(*r);
-    if (lid < 0 || rid < 0) throw bad("token '" + std::string(m.substr(lid < 0 ? 0 : space + 1, lid < 0 ? space : m.npos)) + "' is not in the vocab");
-    joined = *l + *r;
-    const int32_t mid = index_.find(joined);
-    if (mid < 0) throw bad("merged token is not in the vocab");
-    merges_.insert(lid, rid, {static_cast<uint32_t>(rank), mid});  // a repeated pair keeps its first rank
+    for (size_t r = start; r < end; ++r) {
+      const size_t k = r - start;
+      const std::string_view m = merges[r];
+      lid[k] = index_.find_hashed(m.substr(0, space[k]), hl[k]);
+      rid[k] = index_.find_hashed(m.substr(space[k] + 1), hr[k]);
+      if (lid[k] < 0 || rid[k] < 0) {
+        const std::string_view missing = lid[k] < 0 ? m.substr(0, space[k]) : m.substr(space[k] + 1);
+        throw merge_error(r, m, "token '" + std::string(missing) + "' is not in the vocab");
+      }
+      merges_.prefetch_slot(lid[k], rid[k]);
+    }
+    for (size_t r = start; r < end; ++r) {
+      const size_t k = r - start;
+      const std::string_view m = merges[r];
+      joined.assign(m.substr(0, space[k]));
+      joined.append(m.substr(space[k] + 1));
+      int32_t mid = -1;
+      if (guess_base >= 0) {
+        const int64_t guess = guess_base + static_cast<int64_t>(r);
+        if (guess < size() && !is_added(vocab.types[static_cast<size_t>(guess)]) &&
+            token_text(static_cast<int32_t>(guess)) == joined) {
+          mid = static_cast<int32_t>(guess);
+        }
+      }
+      if (mid < 0) {
+        mid = index_.find(joined);
+        if (mid < 0) throw merge_error(r, m, "merged token is not in the vocab");
+        if (r == 0 && unique_tokens) guess_base = mid;
+      }
+      merges_.insert(lid[k], rid[k], {static_cast<uint32_t>(r), mid});  // a repeated pair keeps its first rank
+    }
   }
+}
+
+Error Bpe::merge_error(size_t rank, std::string_view merge, const std::string& why) {
+  return Error(ErrorCode::kBadModelFile,
+               "tokenizer merges: merge " + std::to_string(rank) + " " + quoted(merge) + ": " + why);
 }
 
 void Bpe::encode_piece(std::string_view bytes, std::vector<int32_t>& out) const {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "qwenedge/error.hpp"
 #include "tokenizer/flat_map.hpp"
 #include "tokenizer/vocab.hpp"
 
@@ -20,6 +21,8 @@ class Bpe {
  public:
   // Throws qwenedge::Error(kBadModelFile) naming the token or merge at fault.
   explicit Bpe(const Vocab& vocab);
+  Bpe(const Bpe&) = delete;  // index_ refers back to this object
+  Bpe& operator=(const Bpe&) = delete;
 
   // Appends the ids of one pre-tokenized piece.
   void encode_piece(std::string_view bytes, std::vector<int32_t>& out) const;
@@ -33,13 +36,27 @@ class Bpe {
   std::string_view token_bytes(int32_t id) const {
     return std::string_view(arena_).substr(offsets_[id], offsets_[id + 1] - offsets_[id]);
   }
+  // The token's text as the vocab stores it (byte-level form for BPE tokens).
+  std::string_view token_text(int32_t id) const {
+    return std::string_view(texts_).substr(text_offsets_[id], text_offsets_[id + 1] - text_offsets_[id]);
+  }
   // Id of the BPE (non-added) token with these bytes, or -1.
-  int32_t find(std::string_view bytes) const { return index_.find(bytes); }
+  int32_t find(std::string_view bytes) const;
 
  private:
-  std::string arena_;              // every token's bytes, back to back
-  std::vector<uint32_t> offsets_;  // id -> start in arena_; size() + 1 entries
-  StringIdMap index_;              // bytes -> id, BPE tokens only
+  void build_merges(const Vocab& vocab, bool unique_tokens);
+  static Error merge_error(size_t rank, std::string_view merge, const std::string& why);
+
+  struct KeyOf {
+    const Bpe* bpe;
+    std::string_view operator()(int32_t id) const { return bpe->token_text(id); }
+  };
+
+  std::string texts_;                   // every token's vocab text, back to back
+  std::vector<uint32_t> text_offsets_;  // id -> start in texts_; size() + 1 entries
+  std::string arena_;                   // every token's bytes, back to back
+  std::vector<uint32_t> offsets_;       // id -> start in arena_; size() + 1 entries
+  StringIdMap<KeyOf> index_{KeyOf{this}};  // vocab text -> id, BPE tokens only
   PairMap merges_;
   std::array<int32_t, 256> byte_ids_{};
 

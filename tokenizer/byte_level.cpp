@@ -24,24 +24,41 @@ constexpr Tables kTables;
 
 uint32_t byte_to_unicode(uint8_t b) { return kTables.to_cp[b]; }
 
+bool byte_level_decode_append(std::string_view token_text, std::string& out) {
+  // Every character of the alphabet is one byte (ASCII) or two (U+00A1..U+0143), so the
+  // result is at most as long as the text: write in place, then trim.
+  const auto* p = reinterpret_cast<const unsigned char*>(token_text.data());
+  const size_t n = token_text.size();
+  const size_t base = out.size();
+  out.resize(base + n);
+  char* dst = out.data() + base;
+  size_t w = 0;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp = p[i];
+    if (cp < 0x80) {
+      ++i;
+    } else if (cp >= 0xC2 && cp <= 0xC5 && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
+      cp = ((cp & 0x1F) << 6) | (p[i + 1] & 0x3Fu);
+      i += 2;
+    } else {
+      out.resize(base + w);
+      return false;
+    }
+    const int16_t b = cp < kTables.to_byte.size() ? kTables.to_byte[cp] : int16_t{-1};
+    if (b < 0) {
+      out.resize(base + w);
+      return false;
+    }
+    dst[w++] = static_cast<char>(b);
+  }
+  out.resize(base + w);
+  return true;
+}
+
 std::optional<std::string> byte_level_decode(std::string_view token_text) {
   std::string out;
   out.reserve(token_text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(token_text.data());
-  const size_t n = token_text.size();
-  for (size_t i = 0; i < n;) {
-    if (p[i] < 0x80) {
-      const int16_t b = kTables.to_byte[p[i]];
-      if (b < 0) return std::nullopt;
-      out.push_back(static_cast<char>(b));
-      ++i;
-      continue;
-    }
-    const detail::DecodedCp d = detail::decode_utf8(p + i, n - i);
-    if (d.cp >= kTables.to_byte.size() || kTables.to_byte[d.cp] < 0) return std::nullopt;
-    out.push_back(static_cast<char>(kTables.to_byte[d.cp]));
-    i += d.len;
-  }
+  if (!byte_level_decode_append(token_text, out)) return std::nullopt;
   return out;
 }
 

@@ -19,6 +19,10 @@ uint32_t byte_to_unicode(uint8_t b);
 // in the byte-level alphabet (or the text is not valid UTF-8).
 std::optional<std::string> byte_level_decode(std::string_view token_text);
 
+// Appends the bytes that `token_text` stands for to `out`; false (with `out` partly written)
+// when a character is not in the byte-level alphabet. Allocation-free for loading.
+bool byte_level_decode_append(std::string_view token_text, std::string& out);
+
 // Converts raw bytes to byte-level text (the inverse of byte_level_decode).
 std::string byte_level_encode(std::string_view bytes);
 

@@ -4,9 +4,17 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string_view>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace qwenedge::tokenizer::detail {
 
@@ -32,49 +40,128 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
   return mix64((h ^ v) * 0x94D049BB133111EBull);
 }
 
+// Power-of-two table size keeping the load factor at or below 0.6 (linear probing stays short).
+inline void prefetch(const void* p) {
+#if defined(__GNUC__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+// A table's slots. Lookups land on random slots of a few MiB, so on Linux the memory is
+// 2 MiB-aligned and marked for transparent huge pages: one TLB entry then covers a megabyte's
+// worth of lookups instead of 4 KiB (it matters most under virtualization).
+template <typename Slot>
+class SlotArray {
+ public:
+  SlotArray() = default;
+  void assign(size_t n, const Slot& value) {
+    data_.reset(static_cast<Slot*>(allocate(n * sizeof(Slot))));
+    size_ = n;
+    for (size_t i = 0; i < n; ++i) new (&data_[i]) Slot(value);
+  }
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Slot& operator[](size_t i) { return data_[i]; }
+  const Slot& operator[](size_t i) const { return data_[i]; }
+
+ private:
+  static constexpr size_t kHuge = size_t{2} << 20;
+  // Big tables get fresh pages straight from the kernel (reused heap pages would already be
+  // mapped small), aligned to 2 MiB, with a header in front recording the mapping.
+  struct Header {
+    void* base;
+    size_t length;
+  };
+  static void* allocate(size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= kHuge) {
+      const size_t length = bytes + 2 * kHuge;
+      void* base = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) throw std::bad_alloc();
+      auto addr = reinterpret_cast<uintptr_t>(base);
+      const uintptr_t data = (addr + sizeof(Header) + kHuge - 1) / kHuge * kHuge;
+      madvise(reinterpret_cast<void*>(data), bytes, MADV_HUGEPAGE);
+      new (reinterpret_cast<Header*>(data) - 1) Header{base, length};
+      return reinterpret_cast<void*>(data);
+    }
+#endif
+    void* p = std::malloc(bytes + sizeof(Header) + alignof(Slot));
+    if (p == nullptr) throw std::bad_alloc();
+    auto addr = reinterpret_cast<uintptr_t>(p) + sizeof(Header);
+    addr = (addr + alignof(Slot) - 1) / alignof(Slot) * alignof(Slot);
+    new (reinterpret_cast<Header*>(addr) - 1) Header{p, 0};
+    return reinterpret_cast<void*>(addr);
+  }
+  struct Free {
+    void operator()(Slot* p) const {  // Slot is trivially destructible
+      const Header h = *(reinterpret_cast<Header*>(p) - 1);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+      if (h.length != 0) {
+        munmap(h.base, h.length);
+        return;
+      }
+#endif
+      std::free(h.base);
+    }
+  };
+  std::unique_ptr<Slot[], Free> data_;
+  size_t size_ = 0;
+};
+
 inline size_t table_size_for(size_t n) {
   size_t cap = 16;
-  while (cap < 2 * n) cap <<= 1;
+  while (cap * 3 < n * 5) cap <<= 1;
   return cap;
 }
 
-// Byte string -> int32 id. Keys are views whose storage the owner keeps alive.
+// Byte string -> int32 id. The keys live elsewhere (the token arena); a slot holds only the
+// id and 32 bits of the hash, 8 bytes, so the 150k-token table stays small and cache-friendly.
+// `key_of(id)` must return the key stored for id.
+template <typename KeyOf>
 class StringIdMap {
  public:
+  explicit StringIdMap(KeyOf key_of) : key_of_(key_of) {}
+
   void reserve(size_t n) { slots_.assign(table_size_for(n), Slot{}); }
 
-  // Inserts key -> id unless key is present; returns false when it was.
-  bool insert(std::string_view key, int32_t id) {
-    const uint64_t h = hash_bytes(key.data(), key.size());
+  static uint64_t hash(std::string_view key) { return hash_bytes(key.data(), key.size()); }
+  // Loading many keys is bound by cache misses: callers hash a batch, prefetch, then look up.
+  void prefetch_slot(uint64_t h) const { prefetch(&slots_[h & (slots_.size() - 1)]); }
+
+  // Inserts id under key_of(id) unless the key is present; returns false when it was.
+  bool insert(int32_t id) { return insert_hashed(id, hash(key_of_(id))); }
+  bool insert_hashed(int32_t id, uint64_t h) {
+    const std::string_view key = key_of_(id);
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
       if (s.id < 0) {
-        s = Slot{key, static_cast<uint32_t>(h), id};
+        s = Slot{static_cast<uint32_t>(h >> 32), id};
         return true;
       }
-      if (s.hash == static_cast<uint32_t>(h) && s.key == key) return false;
+      if (s.hash == static_cast<uint32_t>(h >> 32) && key_of_(s.id) == key) return false;
     }
   }
 
-  int32_t find(std::string_view key) const {
-    if (slots_.empty()) return -1;
-    const uint64_t h = hash_bytes(key.data(), key.size());
+  int32_t find(std::string_view key) const { return slots_.empty() ? -1 : find_hashed(key, hash(key)); }
+  int32_t find_hashed(std::string_view key, uint64_t h) const {
     const size_t mask = slots_.size() - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
       if (s.id < 0) return -1;
-      if (s.hash == static_cast<uint32_t>(h) && s.key == key) return s.id;
+      if (s.hash == static_cast<uint32_t>(h >> 32) && key_of_(s.id) == key) return s.id;
     }
   }
 
  private:
   struct Slot {
-    std::string_view key;
     uint32_t hash = 0;
     int32_t id = -1;
   };
-  std::vector<Slot> slots_;
+  KeyOf key_of_;
+  SlotArray<Slot> slots_;
 };
 
 // (left, right) token pair -> (rank, merged id).
@@ -90,6 +177,10 @@ class PairMap {
 
   static uint64_t key(int32_t left, int32_t right) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+  }
+
+  void prefetch_slot(int32_t left, int32_t right) const {
+    prefetch(&slots_[mix64(key(left, right)) & (slots_.size() - 1)]);
   }
 
   bool insert(int32_t left, int32_t right, Merge m) {
@@ -120,7 +211,7 @@ class PairMap {
     uint64_t key = 0;
     Merge merge = kNone;
   };
-  std::vector<Slot> slots_;
+  SlotArray<Slot> slots_;
 };
 
 }  // namespace qwenedge::tokenizer::detail
