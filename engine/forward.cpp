@@ -1,0 +1,247 @@
+#include "engine/forward.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/tensor_codec.hpp"
+#include "qwenedge/error.hpp"
+
+namespace qwenedge {
+namespace {
+
+kernels::WeightType kernel_type(gguf::TensorType t) {
+  switch (t) {
+    case gguf::TensorType::kF32: return kernels::WeightType::kF32;
+    case gguf::TensorType::kF16: return kernels::WeightType::kF16;
+    case gguf::TensorType::kBF16: return kernels::WeightType::kBF16;
+    case gguf::TensorType::kQ8_0: return kernels::WeightType::kQ8_0;
+    case gguf::TensorType::kQ4_0: return kernels::WeightType::kQ4_0;
+  }
+  return kernels::WeightType::kF32;
+}
+
+kernels::Matrix matrix(const WeightView& w) { return {kernel_type(w.type), w.rows, w.cols, w.data}; }
+
+// The half-open slice [begin, end) of n items that thread `tid` of `nt` takes.
+struct Slice {
+  int64_t begin, end;
+};
+Slice split(int64_t n, int nt, int tid) {
+  const int64_t per = n / nt, extra = n % nt;
+  const int64_t begin = tid * per + std::min<int64_t>(tid, extra);
+  return {begin, begin + per + (tid < extra ? 1 : 0)};
+}
+
+// Quantizes rows [s.begin, s.end) of an activation buffer (its x rows are `cols` wide).
+void quantize_rows(const kernels::KernelTable& k, kernels::ActivationBuffer& a, const float* x, int64_t cols, Slice s) {
+  if (s.end <= s.begin || cols % kernels::kBlockSize != 0) return;
+  const int64_t nb = cols / kernels::kBlockSize;
+  k.quantize_activations(x + s.begin * cols, s.end - s.begin, cols, a.qs() + s.begin * cols, a.d() + s.begin * nb,
+                         a.sums() + s.begin * nb);
+}
+
+void matmul_slice(const kernels::KernelTable& k, const WeightView& w, const kernels::ActivationBuffer& a, float* y,
+                  int64_t ldy, int nt, int tid) {
+  const kernels::RowRange r = kernels::row_slice(w.rows, nt, tid);
+  if (r.end > r.begin) k.matmul(matrix(w), a.view(), y, ldy, r.begin, r.end);
+}
+
+}  // namespace
+
+Forward::Forward(const LoadedModel& model, int64_t max_tokens, const kernels::KernelTable* table)
+    : m_(model), k_(table ? table : &kernels::active_kernels()), max_tokens_(std::max<int64_t>(1, max_tokens)) {
+  const ModelConfig& c = m_.config;
+  auto rows = [&](int64_t width) { return std::vector<float>(static_cast<size_t>(max_tokens_ * width)); };
+  x_ = rows(c.hidden);
+  xn_ = rows(c.hidden);
+  q_ = rows(c.q_dim());
+  kv_ = rows(2 * c.kv_dim());
+  att_ = rows(c.q_dim());
+  gate_ = rows(c.ffn);
+  up_ = rows(c.ffn);
+  out_ = rows(c.hidden);
+}
+
+void Forward::run(std::span<const SequenceStep> steps, int threads) {
+  const ModelConfig& c = m_.config;
+  std::vector<Token> all;
+  for (const SequenceStep& s : steps) {
+    if (!s.cache) throw Error(ErrorCode::kInvalidArgument, "forward: a sequence has no KV cache");
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    if (s.cache->size() + n > s.cache->capacity()) {
+      throw Error(ErrorCode::kInvalidArgument, "context full: " + std::to_string(s.cache->size()) + " + " +
+                                                   std::to_string(n) + " positions exceed the KV cache capacity " +
+                                                   std::to_string(s.cache->capacity()));
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t id = s.tokens[static_cast<size_t>(i)];
+      if (id < 0 || id >= c.vocab_size) {
+        throw Error(ErrorCode::kInvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                                                     std::to_string(c.vocab_size) + ")");
+      }
+      const bool wants = s.all_logits || i == n - 1;
+      float* dst = !wants || !s.logits ? nullptr : s.logits + (s.all_logits ? i * c.vocab_size : 0);
+      all.push_back({s.cache, id, s.cache->size() + i, dst ? 0 : -1, dst});
+    }
+  }
+  for (size_t begin = 0; begin < all.size(); begin += static_cast<size_t>(max_tokens_)) {
+    const size_t end = std::min(all.size(), begin + static_cast<size_t>(max_tokens_));
+    run_chunk(std::span<const Token>(all.data() + begin, end - begin), threads);
+  }
+  for (const SequenceStep& s : steps) s.cache->resize(s.cache->size() + static_cast<int64_t>(s.tokens.size()));
+}
+
+void Forward::run_chunk(std::span<const Token> tokens, int threads) {
+  const ModelConfig& c = m_.config;
+  const ModelWeights& w = m_.weights;
+  const kernels::KernelTable& k = *k_;
+  const auto T = static_cast<int64_t>(tokens.size());
+  const int64_t D = c.hidden, F = c.ffn, Dh = c.head_dim, H = c.n_heads, Q = c.q_dim(), KV = c.kv_dim();
+  const int64_t group = H / c.n_kv_heads, half = Dh / 2;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
+
+  // Rows that want logits, in order; they are contiguous in the caller's memory when one
+  // sequence asked for all of them, and then the head writes there directly.
+  std::vector<int64_t> logit_rows;
+  for (int64_t t = 0; t < T; ++t) if (tokens[static_cast<size_t>(t)].logits) logit_rows.push_back(t);
+  const auto L = static_cast<int64_t>(logit_rows.size());
+  bool contiguous = L > 0;
+  for (int64_t i = 1; i < L && contiguous; ++i) {
+    contiguous = tokens[static_cast<size_t>(logit_rows[i])].logits == tokens[static_cast<size_t>(logit_rows[0])].logits + i * c.vocab_size;
+  }
+  float* head_out = nullptr;
+  if (L > 0) {
+    if (contiguous) {
+      head_out = tokens[static_cast<size_t>(logit_rows[0])].logits;
+    } else {
+      logits_.resize(static_cast<size_t>(L * c.vocab_size));
+      head_out = logits_.data();
+    }
+  }
+
+  // RoPE inverse frequencies, computed as the reference does (fp32 pow) so angles agree.
+  std::vector<float> inv_freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    inv_freq[static_cast<size_t>(i)] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(Dh));
+  }
+
+  act_d_.prepare(xn_.data(), T, D);
+  act_q_.prepare(att_.data(), T, Q);
+  act_f_.prepare(gate_.data(), T, F);
+
+#pragma omp parallel num_threads(std::max(1, threads))
+  {
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+    const Slice mine = split(T, nt, tid);
+    std::vector<float> scores;
+    std::vector<float> cs(static_cast<size_t>(2 * half));  // cos | sin of one position
+
+    for (int64_t t = mine.begin; t < mine.end; ++t) {
+      const WeightView& e = w.token_embd;
+      decode_row(e.type, e.row(tokens[static_cast<size_t>(t)].id), D, &x_[static_cast<size_t>(t * D)]);
+    }
+
+    for (int64_t l = 0; l < c.n_layers; ++l) {
+      const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
+
+      // xn = RMSNorm(x), quantized for the projections.
+      for (int64_t t = mine.begin; t < mine.end; ++t) k.rmsnorm(&x_[t * D], lw.attn_norm, &xn_[t * D], D, c.rms_eps);
+      quantize_rows(k, act_d_, xn_.data(), D, mine);
+#pragma omp barrier
+      // q = Wq·xn, k = Wk·xn, v = Wv·xn: each thread its rows of all three.
+      matmul_slice(k, lw.wq, act_d_, q_.data(), Q, nt, tid);
+      matmul_slice(k, lw.wk, act_d_, kv_.data(), 2 * KV, nt, tid);
+      matmul_slice(k, lw.wv, act_d_, kv_.data() + KV, 2 * KV, nt, tid);
+#pragma omp barrier
+      // Biases, RoPE, and the new keys and values into each token's cache.
+      for (int64_t t = mine.begin; t < mine.end; ++t) {
+        const Token& tok = tokens[static_cast<size_t>(t)];
+        float* qt = &q_[t * Q];
+        float* kt = &kv_[t * 2 * KV];
+        float* vt = kt + KV;
+        for (int64_t i = 0; i < Q; ++i) qt[i] += lw.bq[i];
+        for (int64_t i = 0; i < KV; ++i) kt[i] += lw.bk[i], vt[i] += lw.bv[i];
+        for (int64_t i = 0; i < half; ++i) {
+          const float angle = static_cast<float>(tok.pos) * inv_freq[static_cast<size_t>(i)];
+          cs[static_cast<size_t>(i)] = std::cos(angle);
+          cs[static_cast<size_t>(half + i)] = std::sin(angle);
+        }
+        auto rope = [&](float* head) {
+          for (int64_t i = 0; i < half; ++i) {
+            const float co = cs[static_cast<size_t>(i)], si = cs[static_cast<size_t>(half + i)];
+            const float x0 = head[i], x1 = head[i + half];
+            head[i] = x0 * co - x1 * si;
+            head[i + half] = x1 * co + x0 * si;
+          }
+        };
+        for (int64_t h = 0; h < H; ++h) rope(qt + h * Dh);
+        for (int64_t h = 0; h < c.n_kv_heads; ++h) rope(kt + h * Dh);
+        k.fp32_to_fp16_row(kt, tok.cache->k(l, tok.pos), KV);
+        k.fp32_to_fp16_row(vt, tok.cache->v(l, tok.pos), KV);
+      }
+#pragma omp barrier
+      // Causal attention: one (token, query head) per work item; query head h reads KV head h/group.
+      const Slice items = split(T * H, nt, tid);
+      for (int64_t item = items.begin; item < items.end; ++item) {
+        const int64_t t = item / H, h = item % H, g = h / group;
+        const Token& tok = tokens[static_cast<size_t>(t)];
+        const float* qh = &q_[t * Q + h * Dh];
+        const int64_t n_pos = tok.pos + 1;
+        scores.resize(static_cast<size_t>(n_pos));
+        for (int64_t j = 0; j < n_pos; ++j) scores[static_cast<size_t>(j)] = k.dot_f16(qh, tok.cache->k(l, j) + g * Dh, Dh) * scale;
+        k.softmax(scores.data(), n_pos);
+        float* out = &att_[t * Q + h * Dh];
+        std::fill_n(out, Dh, 0.0f);
+        for (int64_t j = 0; j < n_pos; ++j) k.axpy_f16(scores[static_cast<size_t>(j)], tok.cache->v(l, j) + g * Dh, out, Dh);
+      }
+#pragma omp barrier
+      quantize_rows(k, act_q_, att_.data(), Q, mine);
+#pragma omp barrier
+      matmul_slice(k, lw.wo, act_q_, out_.data(), D, nt, tid);
+#pragma omp barrier
+      // x += Wo·att; xn = RMSNorm(x).
+      for (int64_t t = mine.begin; t < mine.end; ++t) {
+        for (int64_t i = 0; i < D; ++i) x_[t * D + i] += out_[t * D + i];
+        k.rmsnorm(&x_[t * D], lw.ffn_norm, &xn_[t * D], D, c.rms_eps);
+      }
+      quantize_rows(k, act_d_, xn_.data(), D, mine);
+#pragma omp barrier
+      matmul_slice(k, lw.w_gate, act_d_, gate_.data(), F, nt, tid);
+      matmul_slice(k, lw.w_up, act_d_, up_.data(), F, nt, tid);
+#pragma omp barrier
+      for (int64_t t = mine.begin; t < mine.end; ++t) k.silu_mul(&gate_[t * F], &up_[t * F], &gate_[t * F], F);
+      quantize_rows(k, act_f_, gate_.data(), F, mine);
+#pragma omp barrier
+      matmul_slice(k, lw.w_down, act_f_, out_.data(), D, nt, tid);
+#pragma omp barrier
+      // x += Wdown·h. The next layer's norm reads the same tokens on the same thread: no barrier.
+      for (int64_t t = mine.begin; t < mine.end; ++t) {
+        for (int64_t i = 0; i < D; ++i) x_[t * D + i] += out_[t * D + i];
+      }
+    }
+
+    if (L > 0) {
+      // The rows that want logits, normed and packed at the front of xn.
+#pragma omp barrier
+      const Slice ls = split(L, nt, tid);
+      for (int64_t i = ls.begin; i < ls.end; ++i) k.rmsnorm(&x_[logit_rows[static_cast<size_t>(i)] * D], w.output_norm, &xn_[i * D], D, c.rms_eps);
+#pragma omp single
+      act_d_.prepare(xn_.data(), L, D);
+      quantize_rows(k, act_d_, xn_.data(), D, ls);
+#pragma omp barrier
+      matmul_slice(k, w.output, act_d_, head_out, c.vocab_size, nt, tid);
+    }
+  }
+
+  if (L > 0 && !contiguous) {
+    for (int64_t i = 0; i < L; ++i) {
+      std::memcpy(tokens[static_cast<size_t>(logit_rows[i])].logits, &logits_[i * c.vocab_size],
+                  static_cast<size_t>(c.vocab_size) * sizeof(float));
+    }
+  }
+}
+
+}  // namespace qwenedge

@@ -1,0 +1,143 @@
+// The fast forward pass (SIMD kernels, fp16 KV cache, one parallel region) against the scalar
+// reference, on every ISA this machine runs, for every weight type; and the kjv goldens.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/forward.hpp"
+#include "engine/forward_ref.hpp"
+#include "kernels/isa.hpp"
+#include "test_util.hpp"
+
+using namespace qwenedge;
+
+namespace {
+
+std::vector<float> reference_logits(const LoadedModel& m, const std::vector<int32_t>& ids) {
+  RefKvCache cache(m.config, static_cast<int64_t>(ids.size()));
+  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
+  forward_reference(m, cache, ids, logits.data(), true);
+  return logits;
+}
+
+std::vector<float> fast_logits(const LoadedModel& m, const std::vector<int32_t>& ids, const kernels::KernelTable& k,
+                               int threads, int64_t chunk) {
+  Forward f(m, chunk, &k);
+  KvCache cache(m.config, static_cast<int64_t>(ids.size()));
+  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
+  const SequenceStep step{&cache, ids, logits.data(), true};
+  f.run(std::span<const SequenceStep>(&step, 1), threads);
+  CHECK(cache.size() == static_cast<int64_t>(ids.size()));
+  return logits;
+}
+
+}  // namespace
+
+TEST_CASE("Fast forward matches the reference on every ISA and weight type", "[forward-fast]") {
+  const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
+  // Float weights differ from the reference only by the fp16 KV cache and summation order; the
+  // integer paths also quantize activations to int8 blocks.
+  const std::vector<std::pair<std::string, double>> models = {
+      {"tiny-f32.f32.gguf", 5e-3}, {"tiny-f32.f16.gguf", 5e-3}, {"tiny-f32.bf16.gguf", 5e-3},
+      {"tiny-f32.q8_0.gguf", 3e-2}, {"tiny-f32.q4_0.gguf", 3e-2}, {"tiny-untied.q4_0.gguf", 3e-2}};
+  for (const auto& [name, tol] : models) {
+    const LoadedModel m = load_model(test::fixture(name));
+    const std::vector<float> ref = reference_logits(m, ids);
+    for (kernels::Isa isa : kernels::available_isas()) {
+      const auto& k = kernels::kernels_for(isa);
+      const std::vector<float> fast = fast_logits(m, ids, k, 2, 512);
+      const double err = test::max_rel_error(fast, ref);
+      INFO(name << " on " << kernels::isa_name(isa) << ": max relative error " << err);
+      CHECK(err <= tol);
+      WARN(name << " fast[" << kernels::isa_name(isa) << "] vs reference: max relative error " << err);
+    }
+  }
+}
+
+TEST_CASE("Fast forward: thread count, chunking and decode steps do not change the numbers", "[forward-fast]") {
+  const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
+  for (const char* name : {"tiny-f32.q8_0.gguf", "tiny-untied.q4_0.gguf", "tiny-f32.f16.gguf"}) {
+    const LoadedModel m = load_model(test::fixture(name));
+    const auto& k = kernels::kernels_for(kernels::best_isa());
+    const std::vector<float> base = fast_logits(m, ids, k, 2, 512);
+    CHECK(fast_logits(m, ids, k, 1, 512) == base);
+    CHECK(fast_logits(m, ids, k, 3, 512) == base);
+    CHECK(fast_logits(m, ids, k, 2, 7) == base);  // prefill split into chunks of 7 tokens
+
+    // One token at a time through the decode path.
+    Forward f(m, 512, &k);
+    KvCache cache(m.config, 80);
+    const size_t V = static_cast<size_t>(m.config.vocab_size);
+    std::vector<float> step_logits(V);
+    double max_diff = 0;
+    for (size_t t = 0; t < ids.size(); ++t) {
+      const SequenceStep s{&cache, std::span<const int32_t>(&ids[t], 1), step_logits.data(), false};
+      f.run(std::span<const SequenceStep>(&s, 1), 2);
+      for (size_t i = 0; i < V; ++i) max_diff = std::max(max_diff, std::fabs(static_cast<double>(step_logits[i]) - base[t * V + i]));
+    }
+    INFO(name << ": max |prefill - decode| " << max_diff);
+    CHECK(max_diff <= 1e-5);
+  }
+}
+
+TEST_CASE("Fast forward: batched decode of several sequences equals each run alone", "[forward-fast]") {
+  const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
+  const LoadedModel m = load_model(test::fixture("tiny-f32.q8_0.gguf"));
+  const size_t V = static_cast<size_t>(m.config.vocab_size);
+  Forward f(m);
+  // Three sequences with different histories (10, 20, 30 tokens), then one step together.
+  std::vector<KvCache> caches(3, KvCache(m.config, 64));
+  std::vector<float> sink(V);
+  for (size_t s = 0; s < 3; ++s) {
+    const SequenceStep p{&caches[s], std::span<const int32_t>(ids.data() + s, 10 * (s + 1)), sink.data(), false};
+    f.run(std::span<const SequenceStep>(&p, 1), 2);
+  }
+  std::vector<KvCache> alone = caches;
+  std::vector<float> together(3 * V), single(V);
+  std::vector<SequenceStep> steps;
+  for (size_t s = 0; s < 3; ++s) steps.push_back({&caches[s], std::span<const int32_t>(&ids[50 + s], 1), &together[s * V], false});
+  f.run(steps, 2);
+  for (size_t s = 0; s < 3; ++s) {
+    const SequenceStep p{&alone[s], std::span<const int32_t>(&ids[50 + s], 1), single.data(), false};
+    f.run(std::span<const SequenceStep>(&p, 1), 2);
+    CHECK(std::equal(single.begin(), single.end(), together.begin() + static_cast<std::ptrdiff_t>(s * V)));
+    CHECK(caches[s].size() == static_cast<int64_t>(10 * (s + 1) + 1));
+  }
+}
+
+TEST_CASE("Fast forward reproduces the kjv greedy goldens", "[forward-fast][kjv]") {
+  const std::string dir = std::string(QWENEDGE_SHARED_DIR) + "/models/tiny-qwen2-kjv";
+  if (!test::have_fixture("kjv.f32.gguf")) {
+    WARN("skipped: " << dir << " not found");
+    return;
+  }
+  std::ifstream in(dir + "/goldens.json");
+  const nlohmann::json g = nlohmann::json::parse(in);
+  for (const char* type : {"f32", "bf16", "q8_0"}) {
+    const LoadedModel m = load_model(test::fixture(std::string("kjv.") + type + ".gguf"));
+    const size_t V = static_cast<size_t>(m.config.vocab_size);
+    Forward f(m);
+    int matched = 0, total = 0;
+    for (const auto& p : g["prompts"]) {
+      const auto prompt = p["prompt_ids"].get<std::vector<int32_t>>();
+      const auto want = p["greedy_ids"].get<std::vector<int32_t>>();
+      KvCache cache(m.config, 64);
+      std::vector<float> logits(V);
+      SequenceStep s{&cache, prompt, logits.data(), false};
+      f.run(std::span<const SequenceStep>(&s, 1), 2);
+      std::vector<int32_t> got;
+      for (size_t i = 0; i < want.size(); ++i) {
+        got.push_back(static_cast<int32_t>(test::argmax(logits.data(), V)));
+        s.tokens = std::span<const int32_t>(&got.back(), 1);
+        f.run(std::span<const SequenceStep>(&s, 1), 2);
+      }
+      matched += got == want;
+      ++total;
+      if (std::string(type) != "q8_0") {
+        INFO(type << " prompt \"" << p["prompt"].get<std::string>() << "\"");
+        CHECK(got == want);
+      }
+    }
+    WARN("kjv " << type << " fast path: " << matched << "/" << total << " greedy continuations identical to the goldens");
+  }
+}
