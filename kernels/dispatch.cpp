@@ -157,25 +157,28 @@ Isa isa_from_env() {
   const char* env = std::getenv("QWENEDGE_ISA");
   if (env == nullptr || *env == '\0') return best_isa();
   const std::optional<Isa> isa = parse_isa(env);
+  // Messages are built with append(): GCC 12 warns falsely (-Wrestrict) on chains of operator+.
+  std::string msg = "QWENEDGE_ISA=";
+  msg.append(env);
   if (!isa) {
-    throw std::invalid_argument(std::string("QWENEDGE_ISA=") + env + ": unknown ISA (expected " +
-                                kIsaChoices + ")");
+    msg.append(": unknown ISA (expected ").append(kIsaChoices).append(")");
+    throw std::invalid_argument(msg);
   }
   if (!isa_supported(*isa)) {
-    std::string have;
-    for (Isa i : available_isas()) have += (have.empty() ? "" : "|") + std::string(isa_name(i));
-    throw std::runtime_error(std::string("QWENEDGE_ISA=") + env + ": " +
-                             (isa_compiled(*isa) ? "not supported by this CPU"
-                                                 : "not built into this binary") +
-                             " (available: " + have + ")");
+    msg.append(isa_compiled(*isa) ? ": not supported by this CPU" : ": not built into this binary");
+    msg.append(" (available:");
+    for (Isa i : available_isas()) msg.append(" ").append(isa_name(i));
+    msg.append(")");
+    throw std::runtime_error(msg);
   }
   return *isa;
 }
 
 const KernelTable& kernels_for(Isa isa) {
   if (!isa_supported(isa)) {
-    throw std::runtime_error("kernels_for: ISA " + std::string(isa_name(isa)) +
-                             " is not supported on this machine");
+    std::string msg = "kernels_for: ISA ";
+    msg.append(isa_name(isa)).append(" is not supported on this machine");
+    throw std::runtime_error(msg);
   }
   switch (isa) {
 #if defined(QWENEDGE_KERNELS_X86)

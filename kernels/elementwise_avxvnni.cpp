@@ -1,18 +1,22 @@
-// Elementwise kernels for avxvnni (placeholder forwarding to the scalar versions).
+// AVX-VNNI adds only integer dot products: its elementwise kernels are the AVX2 ones.
 #include "kernels/isa_kernels.hpp"
 
 namespace qwenedge::kernels::avxvnni {
 
 void rmsnorm(const float* x, const float* w, float* y, int64_t n, float eps) noexcept {
-  scalar::rmsnorm(x, w, y, n, eps);
+  avx2::rmsnorm(x, w, y, n, eps);
 }
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) noexcept {
-  scalar::silu_mul(gate, up, out, n);
+  avx2::silu_mul(gate, up, out, n);
 }
-void softmax(float* x, int64_t n) noexcept { scalar::softmax(x, n); }
-void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) noexcept { scalar::fp32_to_fp16_row(x, y, n); }
-void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) noexcept { scalar::fp16_to_fp32_row(x, y, n); }
-float dot_f16(const float* a, const uint16_t* b, int64_t n) noexcept { return scalar::dot_f16(a, b, n); }
-void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept { scalar::axpy_f16(a, x, y, n); }
+void softmax(float* x, int64_t n) noexcept { avx2::softmax(x, n); }
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) noexcept {
+  avx2::fp32_to_fp16_row(x, y, n);
+}
+void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) noexcept {
+  avx2::fp16_to_fp32_row(x, y, n);
+}
+float dot_f16(const float* a, const uint16_t* b, int64_t n) noexcept { return avx2::dot_f16(a, b, n); }
+void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept { avx2::axpy_f16(a, x, y, n); }
 
 }  // namespace qwenedge::kernels::avxvnni
