@@ -42,58 +42,62 @@ Bpe::Bpe(const Vocab& vocab) {
     throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: too many tokens or too much token text");
   }
 
-  // Two copies of the vocab: the byte-level texts, which the index and the merges are keyed
-  // on (merges then need no conversion), and the raw bytes that decoding produces.
-  texts_.reserve(total);
   arena_.reserve(total);
-  text_offsets_.reserve(n + 1);
   offsets_.reserve(n + 1);
+  is_bpe_.resize(n);
   for (size_t id = 0; id < n; ++id) {
-    text_offsets_.push_back(static_cast<uint32_t>(texts_.size()));
     offsets_.push_back(static_cast<uint32_t>(arena_.size()));
     const std::string& text = vocab.tokens[id];
-    texts_ += text;
-    if (is_added(vocab.types[id])) {
+    is_bpe_[id] = !is_added(vocab.types[id]);
+    if (!is_bpe_[id]) {
       arena_ += text;  // added tokens stand for their plain text
     } else if (!byte_level_decode_append(text, arena_)) {
       throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: token " + std::to_string(id) + " " + quoted(text) +
                                                 " is not in the byte-level alphabet");
     }
   }
-  text_offsets_.push_back(static_cast<uint32_t>(texts_.size()));
   offsets_.push_back(static_cast<uint32_t>(arena_.size()));
 
   // The tables are far larger than the caches, so loading is bound by memory latency: keys
   // are hashed a block at a time and their slots prefetched before they are used.
   constexpr size_t kBlock = 64;
   uint64_t hashes[kBlock];
-  index_.reserve(n);
+  VocabIndex index(VocabKeyOf{&vocab});
+  index.reserve(n);
   bool unique_tokens = true;
   for (size_t start = 0; start < n; start += kBlock) {
     const size_t end = std::min(n, start + kBlock);
     for (size_t id = start; id < end; ++id) {
-      hashes[id - start] = index_.hash(token_text(static_cast<int32_t>(id)));
-      index_.prefetch_slot(hashes[id - start]);
+      hashes[id - start] = index.hash(vocab.tokens[id]);
+      index.prefetch_slot(hashes[id - start]);
     }
     for (size_t id = start; id < end; ++id) {
-      if (!is_added(vocab.types[id]) && !index_.insert_hashed(static_cast<int32_t>(id), hashes[id - start])) {
+      if (is_bpe_[id] && !index.insert_hashed(static_cast<int32_t>(id), hashes[id - start])) {
         unique_tokens = false;  // a repeated token text keeps its first id
       }
     }
   }
   for (int b = 0; b < 256; ++b) {
-    byte_ids_[static_cast<size_t>(b)] = find(std::string(1, static_cast<char>(b)));
+    byte_ids_[static_cast<size_t>(b)] = index.find(byte_level_encode(std::string(1, static_cast<char>(b))));
     if (byte_ids_[static_cast<size_t>(b)] < 0) {
       throw Error(ErrorCode::kBadModelFile,
                   "tokenizer vocab: no token for byte " + std::to_string(b) + " (byte-level BPE needs all 256)");
     }
   }
-  build_merges(vocab, unique_tokens);
+  build_merges(vocab, index, unique_tokens);
 }
 
-int32_t Bpe::find(std::string_view bytes) const { return index_.find(byte_level_encode(bytes)); }
+int32_t Bpe::find(std::string_view bytes) const {
+  std::call_once(raw_index_once_, [this] {
+    raw_index_.reserve(is_bpe_.size());
+    for (size_t id = 0; id < is_bpe_.size(); ++id) {
+      if (is_bpe_[id]) raw_index_.insert(static_cast<int32_t>(id));
+    }
+  });
+  return raw_index_.find(bytes);
+}
 
-void Bpe::build_merges(const Vocab& vocab, bool unique_tokens) {
+void Bpe::build_merges(const Vocab& vocab, const VocabIndex& index, bool unique_tokens) {
   constexpr size_t kBlock = 64;
   const std::vector<std::string>& merges = vocab.merges;
   const size_t count = merges.size();
@@ -115,16 +119,22 @@ void Bpe::build_merges(const Vocab& vocab, bool unique_tokens) {
           m.find(' ', space[k] + 1) != std::string_view::npos) {
         throw merge_error(r, m, "expected two byte-level tokens separated by one space");
       }
-      hl[k] = index_.hash(m.substr(0, space[k]));
-      hr[k] = index_.hash(m.substr(space[k] + 1));
-      index_.prefetch_slot(hl[k]);
-      index_.prefetch_slot(hr[k]);
+      hl[k] = index.hash(m.substr(0, space[k]));
+      hr[k] = index.hash(m.substr(space[k] + 1));
+      index.prefetch_slot(hl[k]);
+      index.prefetch_slot(hr[k]);
+    }
+    for (size_t k = 0; k < end - start; ++k) {
+      for (const uint64_t h : {hl[k], hr[k]}) {
+        const int32_t candidate = index.peek(h);
+        if (candidate >= 0) prefetch(&vocab.tokens[static_cast<size_t>(candidate)]);
+      }
     }
     for (size_t r = start; r < end; ++r) {
       const size_t k = r - start;
       const std::string_view m = merges[r];
-      lid[k] = index_.find_hashed(m.substr(0, space[k]), hl[k]);
-      rid[k] = index_.find_hashed(m.substr(space[k] + 1), hr[k]);
+      lid[k] = index.find_hashed(m.substr(0, space[k]), hl[k]);
+      rid[k] = index.find_hashed(m.substr(space[k] + 1), hr[k]);
       if (lid[k] < 0 || rid[k] < 0) {
         const std::string_view missing = lid[k] < 0 ? m.substr(0, space[k]) : m.substr(space[k] + 1);
         throw merge_error(r, m, "token '" + std::string(missing) + "' is not in the vocab");
@@ -134,18 +144,22 @@ void Bpe::build_merges(const Vocab& vocab, bool unique_tokens) {
     for (size_t r = start; r < end; ++r) {
       const size_t k = r - start;
       const std::string_view m = merges[r];
-      joined.assign(m.substr(0, space[k]));
-      joined.append(m.substr(space[k] + 1));
+      const std::string_view left = m.substr(0, space[k]);
+      const std::string_view right = m.substr(space[k] + 1);
       int32_t mid = -1;
       if (guess_base >= 0) {
         const int64_t guess = guess_base + static_cast<int64_t>(r);
-        if (guess < size() && !is_added(vocab.types[static_cast<size_t>(guess)]) &&
-            token_text(static_cast<int32_t>(guess)) == joined) {
-          mid = static_cast<int32_t>(guess);
+        if (guess < size() && is_bpe_[static_cast<size_t>(guess)]) {
+          const std::string_view g = vocab.tokens[static_cast<size_t>(guess)];
+          if (g.size() == left.size() + right.size() && g.starts_with(left) && g.ends_with(right)) {
+            mid = static_cast<int32_t>(guess);
+          }
         }
       }
       if (mid < 0) {
-        mid = index_.find(joined);
+        joined.assign(left);
+        joined.append(right);
+        mid = index.find(joined);
         if (mid < 0) throw merge_error(r, m, "merged token is not in the vocab");
         if (r == 0 && unique_tokens) guess_base = mid;
       }

@@ -21,7 +21,7 @@ class Bpe {
  public:
   // Throws qwenedge::Error(kBadModelFile) naming the token or merge at fault.
   explicit Bpe(const Vocab& vocab);
-  Bpe(const Bpe&) = delete;  // index_ refers back to this object
+  Bpe(const Bpe&) = delete;  // raw_index_ refers back to this object
   Bpe& operator=(const Bpe&) = delete;
 
   // Appends the ids of one pre-tokenized piece.
@@ -36,27 +36,30 @@ class Bpe {
   std::string_view token_bytes(int32_t id) const {
     return std::string_view(arena_).substr(offsets_[id], offsets_[id + 1] - offsets_[id]);
   }
-  // The token's text as the vocab stores it (byte-level form for BPE tokens).
-  std::string_view token_text(int32_t id) const {
-    return std::string_view(texts_).substr(text_offsets_[id], text_offsets_[id + 1] - text_offsets_[id]);
-  }
-  // Id of the BPE (non-added) token with these bytes, or -1.
+  // Id of the BPE (non-added) token with these bytes, or -1. The first call builds an index.
   int32_t find(std::string_view bytes) const;
 
  private:
-  void build_merges(const Vocab& vocab, bool unique_tokens);
+  // Loading looks tokens up by their vocab text (merges are written in it), through an index
+  // that lives only while the vocab does.
+  struct VocabKeyOf {
+    const Vocab* vocab;
+    std::string_view operator()(int32_t id) const { return vocab->tokens[static_cast<size_t>(id)]; }
+  };
+  using VocabIndex = StringIdMap<VocabKeyOf>;
+  void build_merges(const Vocab& vocab, const VocabIndex& index, bool unique_tokens);
   static Error merge_error(size_t rank, std::string_view merge, const std::string& why);
 
-  struct KeyOf {
+  struct RawKeyOf {
     const Bpe* bpe;
-    std::string_view operator()(int32_t id) const { return bpe->token_text(id); }
+    std::string_view operator()(int32_t id) const { return bpe->token_bytes(id); }
   };
 
-  std::string texts_;                   // every token's vocab text, back to back
-  std::vector<uint32_t> text_offsets_;  // id -> start in texts_; size() + 1 entries
-  std::string arena_;                   // every token's bytes, back to back
-  std::vector<uint32_t> offsets_;       // id -> start in arena_; size() + 1 entries
-  StringIdMap<KeyOf> index_{KeyOf{this}};  // vocab text -> id, BPE tokens only
+  std::string arena_;                // every token's bytes, back to back
+  std::vector<uint32_t> offsets_;    // id -> start in arena_; size() + 1 entries
+  std::vector<uint8_t> is_bpe_;      // id -> 1 for BPE tokens, 0 for added/unused ones
+  mutable std::once_flag raw_index_once_;
+  mutable StringIdMap<RawKeyOf> raw_index_{RawKeyOf{this}};  // bytes -> id, built on first find()
   PairMap merges_;
   std::array<int32_t, 256> byte_ids_{};
 

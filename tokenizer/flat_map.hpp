@@ -129,6 +129,9 @@ class StringIdMap {
   static uint64_t hash(std::string_view key) { return hash_bytes(key.data(), key.size()); }
   // Loading many keys is bound by cache misses: callers hash a batch, prefetch, then look up.
   void prefetch_slot(uint64_t h) const { prefetch(&slots_[h & (slots_.size() - 1)]); }
+  // The id in the key's home slot (-1 when empty): what a lookup will most likely compare
+  // against, so that its key can be prefetched too.
+  int32_t peek(uint64_t h) const { return slots_[h & (slots_.size() - 1)].id; }
 
   // Inserts id under key_of(id) unless the key is present; returns false when it was.
   bool insert(int32_t id) { return insert_hashed(id, hash(key_of_(id))); }
