@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/gguf.hpp"
+#include "engine/hf_vocab.hpp"
 #include "engine/model_config.hpp"
 #include "engine/safetensors.hpp"
 #include "engine/tensor_codec.hpp"
@@ -77,6 +78,8 @@ uint32_t file_type(WeightType t) {
   return 0;
 }
 
+}  // namespace
+
 tokenizer::Vocab load_padded_vocab(const fs::path& dir, const ModelConfig& c) {
   const fs::path tok = dir / "tokenizer.json";
   if (!fs::exists(tok)) throw Error(ErrorCode::kIo, tok.string() + ": missing (the tokenizer is part of the model file)");
@@ -94,8 +97,6 @@ tokenizer::Vocab load_padded_vocab(const fs::path& dir, const ModelConfig& c) {
   }
   return v;
 }
-
-}  // namespace
 
 const char* weight_type_name(WeightType t) noexcept {
   switch (t) {
