@@ -1,8 +1,10 @@
 // BPE model: the two merge algorithms agree, long inputs stay fast, bad vocabularies are
 // refused with errors that name the file and field.
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "qwenedge/error.hpp"
 #include "tokenizer/byte_level.hpp"
@@ -167,4 +169,25 @@ TEST_CASE("tokenizer.json loader errors name the file and field", "[tokenizer][b
     CHECK_THAT(error_of([&] { load_vocab_from_hf((test::qwen_dir() / "tokenizer.json").string(), bad_config); }),
                Contains("eos_token") && Contains("<|no_such_token|>"));
   }
+}
+
+TEST_CASE("one tokenizer serves many threads", "[tokenizer][bpe]") {
+  QWENEDGE_REQUIRE_QWEN_TOKENIZER();
+  const Tokenizer tok(test::qwen_vocab());  // a fresh one: its piece cache starts empty
+  const std::vector<std::string> texts = {"Hello world, this is a test.", "你好，世界！我们今天去公园玩。",
+                                          "def f(x):\n    return x * 2\n", "😀👍🏽 emoji and 中文 mixed"};
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& t : texts) expected.push_back(test::qwen_tokenizer().encode(t));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const size_t k = static_cast<size_t>(i + t) % texts.size();
+        if (tok.encode(texts[k]) != expected[k]) ++mismatches;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(mismatches == 0);
 }
