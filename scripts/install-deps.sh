@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-dev            # libFuzzer + sanitizers for the fuzz targets
+  libsimde-dev                     # AVX-512 / AVX-VNNI kernels tested on CPUs without them
+  g++-aarch64-linux-gnu qemu-user  # NEON kernels cross-built and tested under emulation
   catch2                           # unit tests (Catch2 v2)
   libbenchmark-dev                 # micro-benchmarks
   libxsimd-dev libeigen3-dev       # elementwise SIMD, dense fp32 helpers

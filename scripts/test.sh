@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The README's test command: installs dependencies, builds, and runs the whole test suite.
-#   scripts/test.sh            Release build + ctest (the default CI job)
-#   QWENEDGE_TEST_LABELS=...   extra ctest label filter (-L), e.g. "slow"
+# The README's test command: installs dependencies, builds, and runs the whole test suite:
+# the Release build under ctest, the NEON kernels under qemu, and the fuzzers for a bounded time.
+#   scripts/test.sh
+#   QWENEDGE_TEST_LABELS=slow    only the ctest tests with this label (-L)
+#   QWENEDGE_FUZZ_SECONDS=N      seconds per fuzz target (default 60; 0 skips fuzzing)
+#   QWENEDGE_SKIP_ARM=1          skip the cross-built NEON kernel tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +17,15 @@ cmake --build "$build" -j "$jobs"
 
 ctest_args=(--test-dir "$build" --output-on-failure -j "$jobs" --timeout 1500)
 if [ -n "${QWENEDGE_TEST_LABELS:-}" ]; then ctest_args+=(-L "$QWENEDGE_TEST_LABELS"); fi
-ctest "${ctest_args[@]}"
+log=$(mktemp)
+ctest "${ctest_args[@]}" | tee "$log"
+summary=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1)
+rm -f "$log"
+
+if [ -z "${QWENEDGE_SKIP_ARM:-}" ]; then scripts/test-arm.sh; fi
+fuzz_seconds=${QWENEDGE_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" != 0 ]; then scripts/fuzz.sh "$fuzz_seconds"; fi
+# ctest's own summary once more as the closing line, after the arm and fuzz stages.
+total=$(echo "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*, ([0-9]+) tests failed.*/\1/')
+echo "ctest: $((total - failed)) passed, $failed failed"

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/forward.hpp"
 #include "engine/forward_ref.hpp"
 #include "engine/weights.hpp"
 #include "test_util.hpp"
@@ -27,7 +28,7 @@ const nlohmann::json& goldens() {
   return j;
 }
 
-// Perplexity as goldens.json defines it: non-overlapping 256-token input windows, each scored
+// Perplexity, on the fast forward pass, as goldens.json defines it: non-overlapping 256-token input windows, each scored
 // with in-window context only. Window k reads ids[256k, 256k+256) and predicts the ids one
 // position later, so every token but the very first is scored once (31263 of 31264).
 // `max_windows` < 0: all.
@@ -37,13 +38,15 @@ double perplexity(const LoadedModel& m, int max_windows) {
   std::memcpy(ids.data(), bytes.data(), ids.size() * 4);
   const size_t W = 256, V = static_cast<size_t>(m.config.vocab_size);
   std::vector<float> logits(W * V);
+  Forward forward(m, static_cast<int64_t>(W));
   double nll = 0;
   size_t scored = 0;
   int windows = 0;
   for (size_t start = 0; start + 1 < ids.size() && (max_windows < 0 || windows < max_windows); start += W, ++windows) {
     const size_t n = std::min(W, ids.size() - 1 - start);
-    RefKvCache cache(m.config, static_cast<int64_t>(W));
-    forward_reference(m, cache, std::span<const int32_t>(&ids[start], n), logits.data(), true);
+    KvCache cache(m.config, static_cast<int64_t>(W));
+    const SequenceStep step{&cache, std::span<const int32_t>(&ids[start], n), logits.data(), true};
+    forward.run(std::span<const SequenceStep>(&step, 1), 2);
     for (size_t t = 0; t < n; ++t) {
       const float* row = &logits[t * V];
       const float mx = *std::max_element(row, row + V);

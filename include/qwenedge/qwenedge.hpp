@@ -1,0 +1,8 @@
+// qwenedge — the one header an application includes.
+#pragma once
+
+#include "qwenedge/convert.hpp"
+#include "qwenedge/error.hpp"
+#include "qwenedge/inspect.hpp"
+#include "qwenedge/model.hpp"
+#include "qwenedge/session.hpp"
