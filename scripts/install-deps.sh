@@ -15,6 +15,7 @@ packages=(
   libcpp-httplib-dev               # qwen-server
   python3 python3-numpy            # the independent NumPy reference forward (tests only)
   unicode-data                     # Unicode data files for the tokenizer table generator
+  tmux                             # drives qwen-cli in a real terminal in the tests
 )
 
 missing=()
