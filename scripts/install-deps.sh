@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git curl
   clang libclang-rt-dev            # libFuzzer + sanitizers for the fuzz targets
   libsimde-dev                     # AVX-512 / AVX-VNNI kernels tested on CPUs without them
   g++-aarch64-linux-gnu qemu-user  # NEON kernels cross-built and tested under emulation
