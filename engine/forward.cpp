@@ -127,6 +127,15 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
   for (int64_t i = 0; i < half; ++i) {
     inv_freq[static_cast<size_t>(i)] = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / static_cast<float>(Dh));
   }
+  // [T, 2·half]: cos | sin of each token's position, shared by every layer and head.
+  rope_.resize(static_cast<size_t>(T * 2 * half));
+  // Q, K and V heads as one list of H + 2·Hkv units of Dh rows: each thread projects whole
+  // heads, so it can add their biases, rotate them and store the new keys and values itself.
+  const int64_t units = H + 2 * c.n_kv_heads;
+  // The FFN's inner rows in whole 32-blocks (when quantized), so each thread can apply SiLU and
+  // quantize its own blocks of the product without waiting for the others.
+  const int64_t ffn_granule = F % kernels::kBlockSize == 0 ? kernels::kBlockSize : 1;
+  const bool quantize_heads = Dh % kernels::kBlockSize == 0;
 
   act_d_.prepare(xn_.data(), T, D);
   act_q_.prepare(att_.data(), T, Q);
@@ -137,12 +146,24 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
     const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
     const Slice mine = split(T, nt, tid);
     std::vector<float> scores;
-    std::vector<float> cs(static_cast<size_t>(2 * half));  // cos | sin of one position
 
     for (int64_t t = mine.begin; t < mine.end; ++t) {
       const WeightView& e = w.token_embd;
       decode_row(e.type, e.row(tokens[static_cast<size_t>(t)].id), D, &x_[static_cast<size_t>(t * D)]);
+      float* cs = &rope_[static_cast<size_t>(t * 2 * half)];
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = static_cast<float>(tokens[static_cast<size_t>(t)].pos) * inv_freq[static_cast<size_t>(i)];
+        cs[i] = std::cos(angle);
+        cs[half + i] = std::sin(angle);
+      }
     }
+    // Every thread reads every token's RoPE row below.
+#pragma omp barrier
+    const Slice my_units = split(units, nt, tid);
+    const Slice my_ffn = [&] {
+      const Slice g = split((F + ffn_granule - 1) / ffn_granule, nt, tid);
+      return Slice{std::min(F, g.begin * ffn_granule), std::min(F, g.end * ffn_granule)};
+    }();
 
     for (int64_t l = 0; l < c.n_layers; ++l) {
       const LayerWeights& lw = w.layers[static_cast<size_t>(l)];
@@ -151,39 +172,37 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       for (int64_t t = mine.begin; t < mine.end; ++t) k.rmsnorm(&x_[t * D], lw.attn_norm, &xn_[t * D], D, c.rms_eps);
       quantize_rows(k, act_d_, xn_.data(), D, mine);
 #pragma omp barrier
-      // q = Wq·xn, k = Wk·xn, v = Wv·xn: each thread its rows of all three.
-      matmul_slice(k, lw.wq, act_d_, q_.data(), Q, nt, tid);
-      matmul_slice(k, lw.wk, act_d_, kv_.data(), 2 * KV, nt, tid);
-      matmul_slice(k, lw.wv, act_d_, kv_.data() + KV, 2 * KV, nt, tid);
-#pragma omp barrier
-      // Biases, RoPE, and the new keys and values into each token's cache.
-      for (int64_t t = mine.begin; t < mine.end; ++t) {
-        const Token& tok = tokens[static_cast<size_t>(t)];
-        float* qt = &q_[t * Q];
-        float* kt = &kv_[t * 2 * KV];
-        float* vt = kt + KV;
-        for (int64_t i = 0; i < Q; ++i) qt[i] += lw.bq[i];
-        for (int64_t i = 0; i < KV; ++i) kt[i] += lw.bk[i], vt[i] += lw.bv[i];
-        for (int64_t i = 0; i < half; ++i) {
-          const float angle = static_cast<float>(tok.pos) * inv_freq[static_cast<size_t>(i)];
-          cs[static_cast<size_t>(i)] = std::cos(angle);
-          cs[static_cast<size_t>(half + i)] = std::sin(angle);
-        }
-        auto rope = [&](float* head) {
-          for (int64_t i = 0; i < half; ++i) {
-            const float co = cs[static_cast<size_t>(i)], si = cs[static_cast<size_t>(half + i)];
-            const float x0 = head[i], x1 = head[i + half];
-            head[i] = x0 * co - x1 * si;
-            head[i + half] = x1 * co + x0 * si;
+      // q = Wq·xn + bq, k = Wk·xn + bk, v = Wv·xn + bv for this thread's heads; RoPE on q and
+      // k; the new keys and values into each token's cache.
+      for (int64_t u = my_units.begin; u < my_units.end; ++u) {
+        const bool is_q = u < H, is_k = !is_q && u < H + c.n_kv_heads;
+        const int64_t head = is_q ? u : is_k ? u - H : u - H - c.n_kv_heads;
+        const WeightView& wm = is_q ? lw.wq : is_k ? lw.wk : lw.wv;
+        const float* bias = (is_q ? lw.bq : is_k ? lw.bk : lw.bv) + head * Dh;
+        float* y = is_q ? q_.data() : is_k ? kv_.data() : kv_.data() + KV;
+        const int64_t ldy = is_q ? Q : 2 * KV;
+        k.matmul(matrix(wm), act_d_.view(), y, ldy, head * Dh, (head + 1) * Dh);
+        for (int64_t t = 0; t < T; ++t) {
+          const Token& tok = tokens[static_cast<size_t>(t)];
+          float* v = y + t * ldy + head * Dh;
+          for (int64_t i = 0; i < Dh; ++i) v[i] += bias[i];
+          if (!is_q && !is_k) {
+            k.fp32_to_fp16_row(v, tok.cache->v(l, tok.pos) + head * Dh, Dh);
+            continue;
           }
-        };
-        for (int64_t h = 0; h < H; ++h) rope(qt + h * Dh);
-        for (int64_t h = 0; h < c.n_kv_heads; ++h) rope(kt + h * Dh);
-        k.fp32_to_fp16_row(kt, tok.cache->k(l, tok.pos), KV);
-        k.fp32_to_fp16_row(vt, tok.cache->v(l, tok.pos), KV);
+          const float* cs = &rope_[static_cast<size_t>(t * 2 * half)];
+          for (int64_t i = 0; i < half; ++i) {
+            const float co = cs[i], si = cs[half + i];
+            const float x0 = v[i], x1 = v[i + half];
+            v[i] = x0 * co - x1 * si;
+            v[i + half] = x1 * co + x0 * si;
+          }
+          if (is_k) k.fp32_to_fp16_row(v, tok.cache->k(l, tok.pos) + head * Dh, Dh);
+        }
       }
 #pragma omp barrier
       // Causal attention: one (token, query head) per work item; query head h reads KV head h/group.
+      // Each item quantizes its own head's blocks of the output for Wo.
       const Slice items = split(T * H, nt, tid);
       for (int64_t item = items.begin; item < items.end; ++item) {
         const int64_t t = item / H, h = item % H, g = h / group;
@@ -196,9 +215,15 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         float* out = &att_[t * Q + h * Dh];
         std::fill_n(out, Dh, 0.0f);
         for (int64_t j = 0; j < n_pos; ++j) k.axpy_f16(scores[static_cast<size_t>(j)], tok.cache->v(l, j) + g * Dh, out, Dh);
+        if (quantize_heads) {
+          const int64_t e = t * Q + h * Dh, b0 = e / kernels::kBlockSize;
+          k.quantize_activations(out, 1, Dh, act_q_.qs() + e, act_q_.d() + b0, act_q_.sums() + b0);
+        }
       }
+      if (!quantize_heads) {
 #pragma omp barrier
-      quantize_rows(k, act_q_, att_.data(), Q, mine);
+        quantize_rows(k, act_q_, att_.data(), Q, mine);
+      }
 #pragma omp barrier
       matmul_slice(k, lw.wo, act_q_, out_.data(), D, nt, tid);
 #pragma omp barrier
@@ -209,11 +234,20 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       }
       quantize_rows(k, act_d_, xn_.data(), D, mine);
 #pragma omp barrier
-      matmul_slice(k, lw.w_gate, act_d_, gate_.data(), F, nt, tid);
-      matmul_slice(k, lw.w_up, act_d_, up_.data(), F, nt, tid);
-#pragma omp barrier
-      for (int64_t t = mine.begin; t < mine.end; ++t) k.silu_mul(&gate_[t * F], &up_[t * F], &gate_[t * F], F);
-      quantize_rows(k, act_f_, gate_.data(), F, mine);
+      // h = SiLU(Wgate·xn) ⊙ Wup·xn over this thread's rows (whole 32-blocks), quantized here.
+      if (my_ffn.end > my_ffn.begin) {
+        k.matmul(matrix(lw.w_gate), act_d_.view(), gate_.data(), F, my_ffn.begin, my_ffn.end);
+        k.matmul(matrix(lw.w_up), act_d_.view(), up_.data(), F, my_ffn.begin, my_ffn.end);
+        const int64_t n = my_ffn.end - my_ffn.begin;
+        for (int64_t t = 0; t < T; ++t) {
+          float* hrow = &gate_[t * F + my_ffn.begin];
+          k.silu_mul(hrow, &up_[t * F + my_ffn.begin], hrow, n);
+          if (ffn_granule == kernels::kBlockSize) {
+            const int64_t e = t * F + my_ffn.begin, b0 = e / kernels::kBlockSize;
+            k.quantize_activations(hrow, 1, n, act_f_.qs() + e, act_f_.d() + b0, act_f_.sums() + b0);
+          }
+        }
+      }
 #pragma omp barrier
       matmul_slice(k, lw.w_down, act_f_, out_.data(), D, nt, tid);
 #pragma omp barrier

@@ -56,6 +56,7 @@ class Forward {
   std::vector<float> up_;    // [T, F]
   std::vector<float> out_;   // [T, D]
   std::vector<float> logits_;// [T, V] staging for rows that want logits
+  std::vector<float> rope_;  // [T, Dh] cos | sin of each token's position
   kernels::ActivationBuffer act_d_, act_q_, act_f_;
 };
 
