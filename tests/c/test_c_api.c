@@ -1,0 +1,331 @@
+/* Tests of the C API (include/qwenedge/qwenedge.h), compiled as C99.
+ *   test_c_api MODEL.gguf
+ * MODEL must carry the real Qwen2.5 tokenizer (weights may be random). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qwenedge/qwenedge.h"
+
+static int g_failures = 0;
+static int g_checks = 0;
+
+#define CHECK(cond)                                                                          \
+  do {                                                                                       \
+    ++g_checks;                                                                              \
+    if (!(cond)) {                                                                           \
+      ++g_failures;                                                                          \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed; last error: \"%s\"\n", __FILE__, __LINE__, \
+              #cond, qwen_last_error());                                                     \
+    }                                                                                        \
+  } while (0)
+
+#define CHECK_STATUS(expr, expected)                                                          \
+  do {                                                                                        \
+    qwen_status s_ = (expr);                                                                  \
+    ++g_checks;                                                                               \
+    if (s_ != (expected)) {                                                                   \
+      ++g_failures;                                                                           \
+      fprintf(stderr, "%s:%d: %s returned %d (%s), expected %s; last error: \"%s\"\n",        \
+              __FILE__, __LINE__, #expr, (int)s_, qwen_status_name(s_), #expected,            \
+              qwen_last_error());                                                             \
+    }                                                                                         \
+  } while (0)
+
+static const char* g_model_path;
+
+static qwen_generate_params greedy_params(int max_tokens) {
+  qwen_generate_params p = qwen_generate_default_params();
+  p.temperature = 0.0f;
+  p.max_tokens = max_tokens;
+  p.seed = 1;
+  /* A random-weight model may end its turn at once; the tests want text to compare. */
+  p.ignore_eos = 1;
+  return p;
+}
+
+static void test_errors_without_model(void) {
+  qwen_model* model = (qwen_model*)&g_checks; /* must be overwritten with NULL on failure */
+  qwen_model_params params = qwen_model_default_params();
+  const char* missing = "/nonexistent/dir/missing-model.gguf";
+
+  CHECK(strcmp(qwen_version(), "0.1.0") == 0 || qwen_version()[0] != '\0');
+  CHECK(strcmp(qwen_status_name(QWEN_OK), "ok") == 0);
+  CHECK(strcmp(qwen_status_name(QWEN_ERR_IO), "i/o error") == 0);
+  CHECK(strcmp(qwen_finish_reason_name(QWEN_FINISH_CANCELLED), "cancelled") == 0);
+  CHECK(params.threads == 0 && params.context == 0 && params.prefetch == 1);
+
+  CHECK_STATUS(qwen_model_load(missing, NULL, &model), QWEN_ERR_IO);
+  CHECK(model == NULL);
+  CHECK(strstr(qwen_last_error(), missing) != NULL);
+
+  CHECK_STATUS(qwen_model_load(NULL, NULL, &model), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "path") != NULL);
+  CHECK_STATUS(qwen_model_load(g_model_path, NULL, NULL), QWEN_ERR_INVALID_ARGUMENT);
+
+  params.threads = -1;
+  CHECK_STATUS(qwen_model_load(g_model_path, &params, &model), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "threads") != NULL);
+  params = qwen_model_default_params();
+  params.context = -5;
+  CHECK_STATUS(qwen_model_load(g_model_path, &params, &model), QWEN_ERR_INVALID_ARGUMENT);
+  params.context = (int64_t)1 << 40; /* above any model's limit */
+  CHECK_STATUS(qwen_model_load(g_model_path, &params, &model), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(model == NULL);
+}
+
+static void test_null_handles(void) {
+  qwen_session* session = NULL;
+  qwen_message msg = {"user", "hi", NULL, 0};
+  qwen_result result;
+  size_t n = 99;
+  int32_t ids[4];
+  char text[8];
+
+  qwen_model_free(NULL);
+  qwen_session_free(NULL);
+  qwen_string_free(NULL);
+  qwen_result_free(NULL);
+
+  CHECK(qwen_model_get_info(NULL) == NULL);
+  CHECK(strstr(qwen_last_error(), "NULL") != NULL);
+  CHECK(qwen_session_context(NULL) == -1);
+  CHECK(qwen_session_cached_tokens(NULL) == -1);
+  CHECK_STATUS(qwen_tokenize(NULL, "a", 1, 0, ids, 4, &n), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(n == 0);
+  CHECK_STATUS(qwen_detokenize(NULL, ids, 0, 0, text, sizeof text, &n), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_session_create(NULL, NULL, &session), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(session == NULL);
+  CHECK_STATUS(qwen_session_reset(NULL), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_chat(NULL, &msg, 1, NULL, NULL, NULL, &result), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(result.text == NULL && result.n_tokens == 0);
+  CHECK_STATUS(qwen_complete(NULL, "x", NULL, NULL, NULL, &result), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "session is NULL") != NULL);
+}
+
+static void test_info(const qwen_model* model) {
+  const qwen_model_info* info = qwen_model_get_info(model);
+  CHECK(info != NULL);
+  if (!info) return;
+  CHECK(strcmp(info->architecture, "qwen2") == 0);
+  CHECK(strcmp(info->path, g_model_path) == 0);
+  CHECK(info->vocab_size >= 151643);
+  CHECK(info->layers > 0 && info->hidden > 0 && info->heads > 0 && info->kv_heads > 0);
+  CHECK(info->context == 256);
+  CHECK(info->threads == 2);
+  CHECK(info->n_eos_ids >= 1 && info->eos_ids != NULL);
+  CHECK(info->parameters > 0 && info->file_bytes > 0);
+  CHECK(info->isa[0] != '\0' && info->weight_type[0] != '\0');
+}
+
+static void test_tokenize_round_trip(const qwen_model* model) {
+  const char* text = "Hello, world! 你好，世界 🙂 <|im_end|>";
+  const size_t len = strlen(text);
+  size_t n = 0, needed = 0, text_len = 0;
+  int32_t* ids;
+  char* out;
+  int32_t special = -1;
+  char small[4];
+
+  /* Size query, then a buffer one short, then the right size. */
+  CHECK_STATUS(qwen_tokenize(model, text, len, 0, NULL, 0, &needed), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK(needed > 5);
+  CHECK(strstr(qwen_last_error(), "do not fit") != NULL);
+  ids = (int32_t*)malloc(needed * sizeof *ids);
+  CHECK_STATUS(qwen_tokenize(model, text, len, 0, ids, needed - 1, &n), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK(n == needed);
+  CHECK_STATUS(qwen_tokenize(model, text, len, 0, ids, needed, &n), QWEN_OK);
+  CHECK(n == needed);
+  CHECK(qwen_last_error()[0] == '\0');
+
+  /* Text back: the buffer needs room for the NUL too. */
+  CHECK_STATUS(qwen_detokenize(model, ids, n, 0, NULL, 0, &text_len), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK(text_len == len);
+  out = (char*)malloc(text_len + 1);
+  CHECK_STATUS(qwen_detokenize(model, ids, n, 0, out, text_len, &text_len), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK_STATUS(qwen_detokenize(model, ids, n, 0, small, sizeof small, &text_len), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK(text_len == len);
+  CHECK_STATUS(qwen_detokenize(model, ids, n, 0, out, text_len + 1, &text_len), QWEN_OK);
+  CHECK(text_len == len && memcmp(out, text, len) == 0 && out[len] == '\0');
+
+  /* parse_special: "<|im_end|>" is one token only when asked for. */
+  CHECK_STATUS(qwen_tokenize(model, "<|im_end|>", 10, 1, &special, 1, &n), QWEN_OK);
+  CHECK(n == 1 && special == 151645);
+  CHECK_STATUS(qwen_tokenize(model, "", 0, 0, NULL, 0, &n), QWEN_OK);
+  CHECK(n == 0);
+
+  /* An id outside the vocabulary is the caller's error. */
+  ids[0] = 1 << 30;
+  CHECK_STATUS(qwen_detokenize(model, ids, 1, 0, out, text_len + 1, &text_len), QWEN_ERR_INVALID_ARGUMENT);
+  free(out);
+  free(ids);
+}
+
+static void test_render_chat(const qwen_model* model) {
+  qwen_message msgs[2] = {{"system", "Be brief.", NULL, 0}, {"user", "Hi", NULL, 0}};
+  char* prompt = NULL;
+  CHECK_STATUS(qwen_render_chat(model, msgs, 2, 1, &prompt), QWEN_OK);
+  CHECK(prompt != NULL && strcmp(prompt, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                                         "<|im_start|>assistant\n") == 0);
+  qwen_string_free(prompt);
+}
+
+typedef struct StreamState {
+  qwen_session* session;
+  int calls;
+  int cancel_after;       /* stop after this many calls; 0 = never */
+  int whole_and_nul;      /* every chunk non-empty and NUL-terminated */
+  qwen_status reentry;    /* what a call into the busy session returned */
+  char text[4096];
+  size_t len;
+} StreamState;
+
+static int on_text(const char* text, size_t len, void* user) {
+  StreamState* st = (StreamState*)user;
+  ++st->calls;
+  if (len == 0 || text[len] != '\0') st->whole_and_nul = 0;
+  if (st->len + len < sizeof st->text) {
+    memcpy(st->text + st->len, text, len);
+    st->len += len;
+  }
+  if (st->session) st->reentry = qwen_session_reset(st->session);
+  return st->cancel_after > 0 && st->calls >= st->cancel_after;
+}
+
+static void stream_init(StreamState* st) {
+  memset(st, 0, sizeof *st);
+  st->whole_and_nul = 1;
+  st->reentry = QWEN_OK;
+}
+
+static void test_chat(const qwen_model* model_in) {
+  qwen_model* model = (qwen_model*)model_in;
+  qwen_session* session = NULL;
+  qwen_session* other = NULL;
+  qwen_session_params sp = qwen_session_default_params();
+  qwen_message msgs[3] = {{"user", "Write a short poem about the sea.", NULL, 0}, {"assistant", "", NULL, 0},
+                          {"user", "Another one, please.", NULL, 0}};
+  qwen_generate_params gp = greedy_params(12);
+  qwen_result a, b, c;
+  StreamState st;
+  const char* stop_list[1] = {NULL};
+
+  CHECK(sp.context == 0 && sp.threads == 0);
+  sp.context = -1;
+  CHECK_STATUS(qwen_session_create(model, &sp, &session), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_session_create(model, NULL, &session), QWEN_OK);
+  CHECK_STATUS(qwen_session_create(model, NULL, &other), QWEN_OK);
+  if (!session || !other) return;
+  CHECK(qwen_session_context(session) == 256);
+  CHECK(qwen_session_cached_tokens(session) == 0);
+
+  /* Greedy twice: the same text, the same tokens. */
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &a), QWEN_OK);
+  CHECK(a.text != NULL && a.text[a.text_len] == '\0');
+  CHECK(a.n_tokens == 12 && a.finish == QWEN_FINISH_LENGTH);
+  CHECK(a.timings.prompt_tokens > 0 && a.timings.generated_tokens == 12 && a.timings.cached_tokens == 0);
+  CHECK(qwen_session_cached_tokens(session) > 0);
+  CHECK_STATUS(qwen_chat(other, msgs, 1, &gp, NULL, NULL, &b), QWEN_OK);
+  CHECK(b.text_len == a.text_len && memcmp(a.text, b.text, a.text_len) == 0);
+  CHECK(b.n_tokens == a.n_tokens && memcmp(a.tokens, b.tokens, a.n_tokens * sizeof *a.tokens) == 0);
+  CHECK_STATUS(qwen_session_reset(session), QWEN_OK);
+  CHECK(qwen_session_cached_tokens(session) == 0);
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &c), QWEN_OK);
+  CHECK(c.text_len == a.text_len && memcmp(a.text, c.text, a.text_len) == 0);
+  qwen_result_free(&c);
+  CHECK(c.text == NULL && c.tokens == NULL && c.n_tokens == 0);
+
+  /* A follow-up turn reuses the cached prefix of the conversation. */
+  msgs[1].content = a.text;
+  CHECK_STATUS(qwen_chat(session, msgs, 3, &gp, NULL, NULL, &c), QWEN_OK);
+  CHECK(c.timings.cached_tokens > 0 && c.timings.prefilled_tokens < c.timings.prompt_tokens);
+  qwen_result_free(&c);
+
+  /* Streaming: the chunks make up the answer, each a NUL-terminated non-empty string. */
+  stream_init(&st);
+  CHECK_STATUS(qwen_session_reset(other), QWEN_OK);
+  CHECK_STATUS(qwen_chat(other, msgs, 1, &gp, on_text, &st, &c), QWEN_OK);
+  CHECK(st.calls >= 1 && st.whole_and_nul);
+  CHECK(st.len == c.text_len && memcmp(st.text, c.text, c.text_len) == 0);
+  CHECK(c.text_len == a.text_len && memcmp(a.text, c.text, a.text_len) == 0);
+  qwen_result_free(&c);
+
+  /* Cancel after the first chunk: no further token, finish = cancelled, status OK. */
+  stream_init(&st);
+  st.cancel_after = 1;
+  gp.max_tokens = 64;
+  CHECK_STATUS(qwen_chat(other, msgs, 1, &gp, on_text, &st, &c), QWEN_OK);
+  CHECK(st.calls == 1);
+  CHECK(c.finish == QWEN_FINISH_CANCELLED);
+  CHECK(c.text_len == st.len && c.n_tokens < 64);
+  qwen_result_free(&c);
+
+  /* A callback that calls into its own (busy) session is refused, not obeyed. */
+  stream_init(&st);
+  st.cancel_after = 1;
+  st.session = other;
+  CHECK_STATUS(qwen_chat(other, msgs, 1, &gp, on_text, &st, NULL), QWEN_OK);
+  CHECK(st.reentry == QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_session_reset(other), QWEN_OK); /* and the session is usable afterwards */
+
+  /* Bad requests. */
+  gp = greedy_params(0);
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "max_tokens") != NULL);
+  CHECK(c.text == NULL);
+  gp = greedy_params(4);
+  CHECK_STATUS(qwen_chat(session, msgs, 0, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_chat(session, NULL, 1, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  msgs[0].role = "narrator";
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "narrator") != NULL);
+  msgs[0].role = NULL;
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  msgs[0].role = "user";
+  gp.stop = stop_list;
+  gp.n_stop = 1;
+  CHECK_STATUS(qwen_chat(session, msgs, 1, &gp, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "stop[0]") != NULL);
+  CHECK_STATUS(qwen_complete(session, NULL, NULL, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_complete(session, "", NULL, NULL, NULL, &c), QWEN_ERR_INVALID_ARGUMENT);
+
+  /* Plain completion; and the session keeps working after its model handle is released. */
+  qwen_model_free(model);
+  gp = greedy_params(5);
+  CHECK_STATUS(qwen_complete(session, "The capital of France is", &gp, NULL, NULL, &c), QWEN_OK);
+  CHECK(c.n_tokens == 5 && c.finish == QWEN_FINISH_LENGTH);
+  qwen_result_free(&c);
+
+  qwen_result_free(&a);
+  qwen_result_free(&b);
+  qwen_session_free(session);
+  qwen_session_free(other);
+}
+
+int main(int argc, char** argv) {
+  qwen_model* model = NULL;
+  qwen_model_params params = qwen_model_default_params();
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s MODEL.gguf\n", argv[0]);
+    return 2;
+  }
+  g_model_path = argv[1];
+
+  test_errors_without_model();
+  test_null_handles();
+
+  params.threads = 2;
+  params.context = 256;
+  CHECK_STATUS(qwen_model_load(g_model_path, &params, &model), QWEN_OK);
+  if (!model) {
+    fprintf(stderr, "cannot load %s: %s\n", g_model_path, qwen_last_error());
+    return 1;
+  }
+  test_info(model);
+  test_tokenize_round_trip(model);
+  test_render_chat(model);
+  test_chat(model); /* frees the model */
+
+  printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
