@@ -3,7 +3,7 @@
 #
 # The in-tree `qwenedge` target is a static library that links the static qwenedge_kernels and
 # qwenedge_tokenizer targets; an installed libqwenedge.a must stand alone, so the installed
-# libraries are built here from the object files of all three (compiled once, with -fPIC on
+# libraries are built here from the object files of all of them (compiled once, with -fPIC on
 # every object, which the shared library needs):
 #   qwenedge_static -> lib/libqwenedge.a    (exported as qwenedge::qwenedge_static)
 #   qwenedge_shared -> lib/libqwenedge.so.* (exported as qwenedge::qwenedge_shared)
@@ -29,10 +29,33 @@ else()
   set(QWENEDGE_SOVERSION ${PROJECT_VERSION_MAJOR})
 endif()
 
-set(_qwenedge_objects
-  $<TARGET_OBJECTS:qwenedge>
-  $<TARGET_OBJECTS:qwenedge_tokenizer>
-  $<TARGET_OBJECTS:qwenedge_kernels>)
+# The parts: `qwenedge` and every static library of this project it links, directly or not
+# (today qwenedge_tokenizer and qwenedge_kernels), so a new internal library is picked up too.
+set(_qwenedge_parts qwenedge)
+set(_qwenedge_queue qwenedge)
+while(_qwenedge_queue)
+  list(POP_FRONT _qwenedge_queue _target)
+  get_target_property(_deps ${_target} LINK_LIBRARIES)
+  foreach(_dep IN LISTS _deps)
+    if(NOT TARGET "${_dep}")
+      continue()  # a system library, a flag or a generator expression
+    endif()
+    get_target_property(_aliased ${_dep} ALIASED_TARGET)
+    if(_aliased)
+      set(_dep ${_aliased})
+    endif()
+    get_target_property(_type ${_dep} TYPE)
+    get_target_property(_imported ${_dep} IMPORTED)
+    if(_type STREQUAL "STATIC_LIBRARY" AND NOT _imported AND NOT _dep IN_LIST _qwenedge_parts)
+      list(APPEND _qwenedge_parts ${_dep})
+      list(APPEND _qwenedge_queue ${_dep})
+    endif()
+  endforeach()
+endwhile()
+set(_qwenedge_objects "")
+foreach(_part IN LISTS _qwenedge_parts)
+  list(APPEND _qwenedge_objects $<TARGET_OBJECTS:${_part}>)
+endforeach()
 # A C++ translation unit of its own gives each library its link language (and the exported
 # static library IMPORTED_LINK_INTERFACE_LANGUAGES CXX, so C consumers link libstdc++).
 set(_qwenedge_anchor ${PROJECT_BINARY_DIR}/install/qwenedge_library.cpp)
