@@ -198,7 +198,7 @@ TEST_CASE("Stop strings end generation and their text is never emitted", "[sessi
   CHECK(streamed == r.text);
 }
 
-TEST_CASE("max_tokens ends with finish reason length; complete() runs without a template", "[session]") {
+TEST_CASE("max_tokens ends with finish reason length and complete() runs without a template", "[session]") {
   Session s(tiny());
   const Result r = s.complete("Once upon a time", greedy(7));
   CHECK(r.finish == FinishReason::kLength);
