@@ -1,7 +1,13 @@
 // run_bench: prefill / decode speed of a model file against the machine's read bandwidth.
 #include "qwenedge/bench.hpp"
 
+#ifdef _OPENMP
 #include <omp.h>
+#else
+// Built without OpenMP (QWENEDGE_OPENMP=OFF, e.g. under ThreadSanitizer): one thread measures.
+static int omp_get_num_threads() { return 1; }
+static int omp_get_thread_num() { return 0; }
+#endif
 #include <sys/mman.h>
 
 #include <algorithm>
