@@ -17,9 +17,10 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 const char* const kRoles[] = {"system", "user", "assistant", "tool"};
 
-// Checks the options that the sampler does not know about, then builds the sampler's
-// parameters from the options and the model's generation defaults.
+}  // namespace
+
 SamplingParams sampling_params(const ModelImpl& m, const GenerateOptions& o) {
+  // First the options that the sampler does not know about.
   if (o.max_tokens < 1) throw Error(ErrorCode::kInvalidArgument, "max_tokens = " + std::to_string(o.max_tokens) + " (expected >= 1)");
   for (const std::string& s : o.stop) {
     if (s.empty()) throw Error(ErrorCode::kInvalidArgument, "stop strings must not be empty");
@@ -35,10 +36,9 @@ SamplingParams sampling_params(const ModelImpl& m, const GenerateOptions& o) {
   sp.frequency_penalty = o.frequency_penalty;
   sp.repeat_last_n = o.repeat_last_n;
   sp.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ull + std::random_device{}();
+  validate(sp);
   return sp;
 }
-
-}  // namespace
 
 int64_t prompt_budget(int64_t context, int max_tokens) {
   return context - std::clamp<int64_t>(max_tokens, 1, std::max<int64_t>(1, context / 4));

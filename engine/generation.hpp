@@ -53,6 +53,10 @@ using FitPrompt = std::function<std::vector<int32_t>(int64_t budget, bool trunca
 // still has room before the first shift.
 int64_t prompt_budget(int64_t context, int max_tokens);
 
+// The sampler's parameters: the options over the model's generation defaults. Throws
+// Error(kInvalidArgument) naming the first option out of range.
+SamplingParams sampling_params(const ModelImpl& m, const GenerateOptions& options);
+
 // Throws Error(kInvalidArgument) for empty messages or an unknown role.
 void check_messages(const std::vector<Message>& messages);
 

@@ -1,0 +1,268 @@
+// Routes of qwen-server on cpp-httplib.
+#include "tools/qwen-server/http_server.hpp"
+
+// cpp-httplib's header is not clean under our warning flags.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#include <httplib.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <ctime>
+#include <thread>
+
+#include "engine/generation.hpp"
+#include "engine/model_impl.hpp"
+#include "qwenedge/error.hpp"
+#include "tools/qwen-server/web_assets.hpp"
+
+namespace qwenedge::server {
+namespace {
+
+constexpr std::chrono::milliseconds kPoll{200};              // how often a waiting stream looks up
+constexpr std::chrono::milliseconds kKeepAlive{1000};        // SSE comment while no token comes
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(dump(error_body(e)), "application/json");
+}
+
+}  // namespace
+
+HttpServer::HttpServer(const Model& model, const ServerOptions& options)
+    : model_(model), options_(options), scheduler_(model, options.scheduler, metrics_),
+      http_(std::make_unique<httplib::Server>()) {
+  // Enough HTTP workers for every slot, every queued request and a few cheap requests besides.
+  const auto workers = static_cast<size_t>(options.scheduler.slots + options.scheduler.max_queue + 8);
+  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  http_->set_payload_max_length(options.max_body);
+  http_->set_keep_alive_timeout(2);
+  routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+bool HttpServer::bind() {
+  if (options_.port == 0) {
+    port_ = http_->bind_to_any_port(options_.host);
+    return port_ > 0;
+  }
+  port_ = options_.port;
+  return http_->bind_to_port(options_.host, options_.port);
+}
+
+void HttpServer::serve() { http_->listen_after_bind(); }
+
+void HttpServer::shutdown(int grace_ms) {
+  scheduler_.drain();
+  const auto deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
+  while (!scheduler_.idle() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!scheduler_.idle()) scheduler_.cancel_all();
+  // Streams write their last chunks after the scheduler is done with them; stop() then waits
+  // for the HTTP workers to return.
+  std::this_thread::sleep_for(2 * kPoll);
+  http_->stop();
+}
+
+bool HttpServer::authorized(const httplib::Request& req, httplib::Response& res) {
+  if (options_.api_key.empty() || req.get_header_value("Authorization") == "Bearer " + options_.api_key) return true;
+  send_error(res, ApiError(401, "Incorrect API key provided. Send it as 'Authorization: Bearer KEY'.", "",
+                           "invalid_api_key"));
+  return false;
+}
+
+void HttpServer::routes() {
+  httplib::Server& s = *http_;
+  s.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // a handler's own error
+    std::string message = "HTTP " + std::to_string(res.status);
+    std::string code;
+    if (res.status == 404) {
+      message = "no such endpoint: " + req.method + " " + req.path;
+      code = "not_found";
+    } else if (res.status == 413) {
+      message = "the request body is larger than this server's limit of " + std::to_string(options_.max_body) + " bytes";
+      code = "request_too_large";
+    } else if (res.status == 405) {
+      message = "method " + req.method + " not allowed on " + req.path;
+    }
+    res.set_content(dump(error_body(message, "invalid_request_error", "", code)), "application/json");
+    metrics_.request(res.status == 404 ? "other" : req.path, res.status);  // no label per unknown path
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  s.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { generate(req, res, true); });
+  s.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { generate(req, res, false); });
+
+  s.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req, res)) {
+      const json model = {{"id", options_.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "qwenedge"},
+                          {"meta", {{"context", scheduler_.context()}, {"parameters", model_.info().parameters},
+                                    {"weight_type", model_.info().weight_type}}}};
+      res.set_content(dump({{"object", "list"}, {"data", json::array({model})}}), "application/json");
+    }
+    metrics_.request("/v1/models", res.status > 0 ? res.status : 200);
+  });
+
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    const bool draining = scheduler_.draining();
+    res.status = draining ? 503 : 200;
+    res.set_content(dump({{"status", draining ? "draining" : "ok"},
+                          {"slots", scheduler_.slots()},
+                          {"slots_busy", scheduler_.busy_slots()},
+                          {"queue", scheduler_.queue_length()}}),
+                    "application/json");
+  });
+
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.render(scheduler_.busy_slots(), scheduler_.slots(), scheduler_.queue_length()),
+                    "text/plain; version=0.0.4");
+  });
+
+  for (const WebAsset& a : web_assets()) {
+    const std::string body(reinterpret_cast<const char*>(a.data), a.size);
+    const std::string mime = a.mime;
+    auto serve_asset = [body, mime](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(body, mime.c_str());
+    };
+    s.Get(std::string("/") + a.path, serve_asset);
+    if (std::string(a.path) == "index.html") s.Get("/", serve_asset);
+  }
+}
+
+void HttpServer::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
+  if (!authorized(req, res)) {
+    metrics_.request(endpoint, res.status);
+    return;
+  }
+  try {
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::parse_error& e) {
+      throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
+    }
+    const ParsedRequest p = chat ? parse_chat_request(body, options_.limits) : parse_completion_request(body, options_.limits);
+    if (!p.model.empty() && p.model != options_.model_id && p.model != model_.info().name) {
+      throw ApiError(404, "The model '" + p.model + "' does not exist; this server has '" + options_.model_id + "'",
+                     "model", "model_not_found");
+    }
+    auto job = std::make_shared<Job>();
+    job->options = p.options;
+    const detail::ModelImpl& m = model_.impl();
+    const int64_t context = scheduler_.context();
+    int64_t dropped = 0;
+    (void)detail::sampling_params(m, p.options);  // out-of-range values fail here (400), not in the batch
+    job->fit = chat ? detail::chat_prompt(m, p.messages, p.options.tools, context) : detail::completion_prompt(m, p.prompt);
+    try {
+      job->prompt = job->fit(detail::prompt_budget(context, p.options.max_tokens), false, dropped);
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), chat ? "messages" : "prompt", "context_length_exceeded");
+    }
+    const auto prompt_tokens = static_cast<int64_t>(job->prompt.size()) + dropped;
+    if (options_.limits.max_prompt_tokens > 0 && prompt_tokens > options_.limits.max_prompt_tokens) {
+      throw ApiError(400, "the prompt has " + std::to_string(prompt_tokens) + " tokens, above this server's limit of " +
+                              std::to_string(options_.limits.max_prompt_tokens),
+                     chat ? "messages" : "prompt", "context_length_exceeded");
+    }
+    switch (scheduler_.submit(job)) {
+      case Scheduler::Admit::kOk: break;
+      case Scheduler::Admit::kQueueFull:
+        metrics_.rejected();
+        res.set_header("Retry-After", "1");
+        throw ApiError(503, "the server is busy (all slots and the queue are full); retry later", "", "server_overloaded",
+                       "server_error");
+      case Scheduler::Admit::kDraining:
+        metrics_.rejected();
+        res.set_header("Retry-After", "5");
+        throw ApiError(503, "the server is shutting down", "", "server_shutting_down", "server_error");
+    }
+
+    ResponseIds ids;
+    ids.id = std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(std::time(nullptr)) + "-" + std::to_string(++next_id_);
+    ids.created = static_cast<int64_t>(std::time(nullptr));
+    ids.model = options_.model_id;
+
+    if (!p.stream) {
+      std::string ignored;
+      while (!job->wait(kPoll, ignored)) {}
+      const std::lock_guard lock(job->mu);
+      if (!job->result) throw ApiError(500, "generation failed: " + job->error, "", "", "server_error");
+      res.set_content(dump(chat ? chat_completion(ids, *job->result) : text_completion(ids, *job->result)), "application/json");
+      metrics_.request(endpoint, 200);
+      return;
+    }
+
+    struct Stream {
+      std::shared_ptr<Job> job;
+      ResponseIds ids;
+      bool chat, include_usage, started = false;
+      Clock::time_point last_write = Clock::now();
+    };
+    auto st = std::make_shared<Stream>(Stream{job, ids, chat, p.include_usage});
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [st](size_t, httplib::DataSink& sink) {
+          bool ok = true;
+          auto write = [&](const std::string& s) {
+            if (ok) ok = sink.write(s.data(), s.size());
+            st->last_write = Clock::now();
+          };
+          auto event = [&](const json& j) { write("data: " + dump(j) + "\n\n"); };
+          if (!st->started) {
+            st->started = true;
+            if (st->chat) event(chat_chunk(st->ids, {{"role", "assistant"}, {"content", ""}}, nullptr));
+          }
+          std::string text;
+          const bool finished = st->job->wait(kPoll, text);
+          if (!text.empty()) {
+            event(st->chat ? chat_chunk(st->ids, {{"content", text}}, nullptr) : completion_chunk(st->ids, text, nullptr));
+          } else if (!finished && Clock::now() - st->last_write > kKeepAlive) {
+            write(": keep-alive\n\n");  // finds a client that left while the prompt is computed
+          }
+          if (ok && finished) {
+            std::optional<Result> result;
+            std::string error;
+            {
+              const std::lock_guard lock(st->job->mu);
+              result = st->job->result;
+              error = st->job->error;
+            }
+            if (!result) {
+              event(error_body("generation failed: " + error, "server_error", "", ""));
+            } else {
+              const char* reason = finish_reason(result->finish);
+              event(st->chat ? chat_chunk(st->ids, json::object(), reason) : completion_chunk(st->ids, "", reason));
+              if (st->include_usage) event(usage_chunk(st->ids, st->chat, *result));
+            }
+            write("data: [DONE]\n\n");
+            if (ok) sink.done();
+          }
+          // A failed write means the client is gone: its slot is freed at the next step.
+          if (!ok) st->job->cancel = true;
+          return ok;
+        },
+        [st](bool success) {
+          if (!success) st->job->cancel = true;
+        });
+    metrics_.request(endpoint, 200);
+  } catch (const ApiError& e) {
+    send_error(res, e);
+    metrics_.request(endpoint, res.status);
+  } catch (const Error& e) {
+    send_error(res, ApiError(400, e.what()));
+    metrics_.request(endpoint, res.status);
+  }
+}
+
+}  // namespace qwenedge::server

@@ -1,0 +1,256 @@
+// Parsing and writing the OpenAI chat/completions wire format.
+#include "tools/qwen-server/openai_api.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace qwenedge::server {
+namespace {
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
+
+const json* field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::optional<double> number_in(const json& body, const char* name, double lo, double hi, bool lo_open = false) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number()) bad(name, std::string("'") + name + "' must be a number");
+  const double d = v->get<double>();
+  if (!std::isfinite(d) || d > hi || d < lo || (lo_open && d == lo)) {
+    bad(name, std::string("'") + name + "' = " + v->dump() + " is out of range (" + (lo_open ? "(" : "[") +
+                  json(lo).dump() + ", " + json(hi).dump() + "])");
+  }
+  return d;
+}
+
+std::optional<int64_t> integer_in(const json& body, const char* name, int64_t lo, int64_t hi) {
+  const json* v = field(body, name);
+  if (!v) return std::nullopt;
+  if (!v->is_number_integer()) bad(name, std::string("'") + name + "' must be an integer");
+  const bool huge = v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi);
+  if (huge || v->get<int64_t>() < lo || v->get<int64_t>() > hi) {
+    bad(name, std::string("'") + name + "' = " + v->dump() + " is out of range [" + std::to_string(lo) + ", " +
+                  std::to_string(hi) + "]");
+  }
+  return v->get<int64_t>();
+}
+
+bool boolean(const json& body, const char* name, bool fallback) {
+  const json* v = field(body, name);
+  if (!v) return fallback;
+  if (!v->is_boolean()) bad(name, std::string("'") + name + "' must be a boolean");
+  return v->get<bool>();
+}
+
+// Message content: a string, or an array of parts of which the text parts are joined.
+std::string content_text(const json& c, const std::string& param) {
+  if (c.is_null()) return {};
+  if (c.is_string()) return c.get<std::string>();
+  if (!c.is_array()) bad(param, "'" + param + "' must be a string or an array of content parts");
+  std::string out;
+  for (const json& part : c) {
+    if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+      bad(param, "'" + param + "' may only hold parts of type \"text\" with a string \"text\"");
+    }
+    out += part["text"].get<std::string>();
+  }
+  return out;
+}
+
+// The fields both endpoints share.
+void parse_common(const json& body, const Limits& limits, ParsedRequest& r) {
+  if (const json* m = field(body, "model")) {
+    if (!m->is_string()) bad("model", "'model' must be a string");
+    r.model = m->get<std::string>();
+  }
+  GenerateOptions& o = r.options;
+  o.max_tokens = limits.max_tokens_limit;
+  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
+    if (const auto n = integer_in(body, name, 1, std::numeric_limits<int32_t>::max())) {
+      if (*n > limits.max_tokens_limit) {
+        bad(name, std::string("'") + name + "' = " + std::to_string(*n) + " is above this server's limit of " +
+                      std::to_string(limits.max_tokens_limit));
+      }
+      o.max_tokens = static_cast<int>(*n);
+    }
+  }
+  if (auto v = number_in(body, "temperature", 0, 2)) o.temperature = static_cast<float>(*v);
+  if (auto v = number_in(body, "top_p", 0, 1, /*lo_open=*/true)) o.top_p = static_cast<float>(*v);
+  if (auto v = integer_in(body, "top_k", 0, 1 << 20)) o.top_k = static_cast<int>(*v);
+  if (auto v = number_in(body, "min_p", 0, 0.999)) o.min_p = static_cast<float>(*v);
+  if (auto v = number_in(body, "repetition_penalty", 0, 10, /*lo_open=*/true)) o.repetition_penalty = static_cast<float>(*v);
+  if (auto v = number_in(body, "presence_penalty", -2, 2)) o.presence_penalty = static_cast<float>(*v);
+  if (auto v = number_in(body, "frequency_penalty", -2, 2)) o.frequency_penalty = static_cast<float>(*v);
+  if (const json* s = field(body, "seed")) {
+    if (!s->is_number_integer()) bad("seed", "'seed' must be an integer");
+    o.seed = s->is_number_unsigned() ? s->get<uint64_t>() : static_cast<uint64_t>(s->get<int64_t>());
+  }
+  if (const json* s = field(body, "stop")) {
+    if (s->is_string()) {
+      o.stop.push_back(s->get<std::string>());
+    } else if (s->is_array() && s->size() <= 16) {
+      for (const json& x : *s) {
+        if (!x.is_string()) bad("stop", "'stop' must be a string or an array of strings");
+        o.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or an array of at most 16 strings");
+    }
+    for (const std::string& x : o.stop) {
+      if (x.empty()) bad("stop", "'stop' strings must not be empty");
+    }
+  }
+  if (auto n = integer_in(body, "n", 1, std::numeric_limits<int32_t>::max()); n && *n != 1) {
+    bad("n", "only n = 1 is supported");
+  }
+  o.ignore_eos = boolean(body, "ignore_eos", false);
+  r.stream = boolean(body, "stream", false);
+  if (const json* so = field(body, "stream_options")) {
+    if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
+    r.include_usage = boolean(*so, "include_usage", false);
+  }
+}
+
+}  // namespace
+
+json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
+  return {{"error",
+           {{"message", message},
+            {"type", type},
+            {"param", param.empty() ? json(nullptr) : json(param)},
+            {"code", code.empty() ? json(nullptr) : json(code)}}}};
+}
+
+json error_body(const ApiError& e) { return error_body(e.what(), e.type, e.param, e.code); }
+
+ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
+  if (!body.is_object()) bad("", "the request body must be a JSON object");
+  ParsedRequest r;
+  r.chat = true;
+  parse_common(body, limits, r);
+  const json* msgs = field(body, "messages");
+  if (!msgs) bad("messages", "'messages' is required");
+  if (!msgs->is_array() || msgs->empty()) bad("messages", "'messages' must be a non-empty array");
+  for (size_t i = 0; i < msgs->size(); ++i) {
+    const json& m = (*msgs)[i];
+    const std::string at = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object()) bad(at, "'" + at + "' must be an object");
+    const json* role = field(m, "role");
+    if (!role || !role->is_string()) bad(at + ".role", "'" + at + ".role' must be a string");
+    Message msg;
+    msg.role = role->get<std::string>();
+    if (msg.role == "developer") msg.role = "system";  // the newer OpenAI name of the system role
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool") {
+      bad(at + ".role", "'" + at + ".role' = \"" + msg.role + "\" (expected system, user, assistant or tool)");
+    }
+    if (m.contains("content")) msg.content = content_text(m["content"], at + ".content");
+    else if (msg.role != "assistant") bad(at + ".content", "'" + at + ".content' is required");
+    if (const json* calls = field(m, "tool_calls")) {
+      if (!calls->is_array()) bad(at + ".tool_calls", "'" + at + ".tool_calls' must be an array");
+      for (const json& c : *calls) {
+        const json* fn = c.is_object() ? field(c, "function") : nullptr;
+        if (!fn || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string()) {
+          bad(at + ".tool_calls", "each tool call needs a function with a string name");
+        }
+        ToolCall tc;
+        tc.name = (*fn)["name"].get<std::string>();
+        const json* args = field(*fn, "arguments");
+        // OpenAI sends the arguments as a string holding JSON; accept an object too.
+        tc.arguments = !args ? "{}" : args->is_string() ? args->get<std::string>() : args->dump();
+        msg.tool_calls.push_back(std::move(tc));
+      }
+    }
+    r.messages.push_back(std::move(msg));
+  }
+  if (const json* tools = field(body, "tools")) {
+    if (!tools->is_array()) bad("tools", "'tools' must be an array");
+    for (const json& t : *tools) {
+      if (!t.is_object()) bad("tools", "each tool must be an object");
+      r.options.tools.push_back(t.dump());
+    }
+  }
+  return r;
+}
+
+ParsedRequest parse_completion_request(const json& body, const Limits& limits) {
+  if (!body.is_object()) bad("", "the request body must be a JSON object");
+  ParsedRequest r;
+  r.chat = false;
+  parse_common(body, limits, r);
+  const json* p = field(body, "prompt");
+  if (!p) bad("prompt", "'prompt' is required");
+  if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) p = &(*p)[0];
+  if (!p->is_string()) bad("prompt", "'prompt' must be a string (or an array of one string)");
+  r.prompt = p->get<std::string>();
+  if (r.prompt.empty()) bad("prompt", "'prompt' must not be empty");
+  return r;
+}
+
+const char* finish_reason(FinishReason r) { return r == FinishReason::kLength ? "length" : "stop"; }
+
+json usage(const Result& r) {
+  const int64_t completion = r.timings.generated_tokens;
+  return {{"prompt_tokens", r.timings.prompt_tokens},
+          {"completion_tokens", completion},
+          {"total_tokens", r.timings.prompt_tokens + completion},
+          {"prompt_tokens_details", {{"cached_tokens", r.timings.cached_tokens}}}};
+}
+
+json chat_completion(const ResponseIds& ids, const Result& r) {
+  return {{"id", ids.id},
+          {"object", "chat.completion"},
+          {"created", ids.created},
+          {"model", ids.model},
+          {"choices",
+           json::array({{{"index", 0},
+                         {"message", {{"role", "assistant"}, {"content", r.text}}},
+                         {"logprobs", nullptr},
+                         {"finish_reason", finish_reason(r.finish)}}})},
+          {"usage", usage(r)}};
+}
+
+json text_completion(const ResponseIds& ids, const Result& r) {
+  return {{"id", ids.id},
+          {"object", "text_completion"},
+          {"created", ids.created},
+          {"model", ids.model},
+          {"choices", json::array({{{"index", 0}, {"text", r.text}, {"logprobs", nullptr}, {"finish_reason", finish_reason(r.finish)}}})},
+          {"usage", usage(r)}};
+}
+
+json chat_chunk(const ResponseIds& ids, const json& delta, const char* finish) {
+  return {{"id", ids.id},
+          {"object", "chat.completion.chunk"},
+          {"created", ids.created},
+          {"model", ids.model},
+          {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", nullptr},
+                                    {"finish_reason", finish ? json(finish) : json(nullptr)}}})}};
+}
+
+json completion_chunk(const ResponseIds& ids, const std::string& text, const char* finish) {
+  return {{"id", ids.id},
+          {"object", "text_completion"},
+          {"created", ids.created},
+          {"model", ids.model},
+          {"choices", json::array({{{"index", 0}, {"text", text}, {"logprobs", nullptr},
+                                    {"finish_reason", finish ? json(finish) : json(nullptr)}}})}};
+}
+
+json usage_chunk(const ResponseIds& ids, bool chat, const Result& r) {
+  json j = {{"id", ids.id},
+            {"object", chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", ids.created},
+            {"model", ids.model},
+            {"choices", json::array()},
+            {"usage", usage(r)}};
+  // Server-side timings (not in OpenAI's format; clients ignore unknown fields).
+  j["timings"] = {{"prompt_ms", r.timings.prefill_ms},
+                  {"cached_tokens", r.timings.cached_tokens},
+                  {"decode_tokens_per_s", r.timings.decode_tokens_per_s()}};
+  return j;
+}
+
+}  // namespace qwenedge::server

@@ -1,0 +1,69 @@
+// The OpenAI wire format: request bodies in, responses, stream chunks and errors out.
+// Requests are untrusted input: every field is type- and range-checked and a bad one is named
+// in an ApiError (the `param` of the OpenAI error object).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qwenedge/session.hpp"
+
+namespace qwenedge::server {
+
+using nlohmann::json;
+
+struct ApiError : std::runtime_error {
+  ApiError(int status_, std::string message, std::string param_ = {}, std::string code_ = {},
+           std::string type_ = "invalid_request_error")
+      : std::runtime_error(std::move(message)), status(status_), param(std::move(param_)), code(std::move(code_)),
+        type(std::move(type_)) {}
+  int status;
+  std::string param, code, type;
+};
+
+// {"error": {"message", "type", "param", "code"}}; empty param/code become null.
+json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code);
+json error_body(const ApiError& e);
+
+struct Limits {
+  int max_tokens_limit = 4096;   // largest max_tokens a request may ask for; also the default
+  int64_t max_prompt_tokens = 0; // 0 = the context decides
+};
+
+struct ParsedRequest {
+  bool chat = true;
+  std::vector<Message> messages;  // chat
+  std::string prompt;             // completion
+  GenerateOptions options;
+  bool stream = false;
+  bool include_usage = false;
+  std::string model;  // as sent ("" when absent)
+};
+
+// Throws ApiError(400) naming the first bad field.
+ParsedRequest parse_chat_request(const json& body, const Limits& limits);
+ParsedRequest parse_completion_request(const json& body, const Limits& limits);
+
+// OpenAI finish_reason of a result.
+const char* finish_reason(FinishReason r);
+
+struct ResponseIds {
+  std::string id;       // "chatcmpl-…" or "cmpl-…"
+  int64_t created = 0;  // unix seconds
+  std::string model;
+};
+
+json chat_completion(const ResponseIds& ids, const Result& r);
+json text_completion(const ResponseIds& ids, const Result& r);
+json usage(const Result& r);
+
+// Stream chunks. `delta` chunks carry text; the last one carries the finish reason.
+json chat_chunk(const ResponseIds& ids, const json& delta, const char* finish);
+json completion_chunk(const ResponseIds& ids, const std::string& text, const char* finish);
+json usage_chunk(const ResponseIds& ids, bool chat, const Result& r);
+
+}  // namespace qwenedge::server

@@ -1,0 +1,118 @@
+// Continuous batching: up to N conversations (slots) generate together, one forward pass over
+// the weights per step for all of them; new requests join between steps.
+//
+// Each slot keeps the KV cache of its last conversation, so a follow-up turn routed to the slot
+// whose cached tokens share the longest prefix with its prompt prefills only its new tokens.
+// Requests beyond the slots wait in a bounded queue.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/forward.hpp"
+#include "engine/generation.hpp"
+#include "qwenedge/model.hpp"
+#include "qwenedge/session.hpp"
+#include "tools/qwen-server/metrics.hpp"
+
+namespace qwenedge::server {
+
+using Clock = std::chrono::steady_clock;
+
+// One request as the scheduler sees it. The HTTP thread fills the inputs, submits it and reads
+// the outputs; the scheduler thread writes the outputs under `mu`.
+struct Job {
+  // Inputs.
+  detail::FitPrompt fit;
+  std::vector<int32_t> prompt;  // the fitted prompt, to pick the slot that already holds most of it
+  GenerateOptions options;
+  Clock::time_point arrived = Clock::now();
+  std::atomic<bool> cancel{false};  // set by the HTTP side: the client is gone
+
+  // Outputs.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string text;               // generated text not yet taken by the HTTP side
+  bool finished = false;
+  std::optional<Result> result;   // once finished, unless failed
+  std::string error;              // once finished, when it failed
+  Clock::time_point first_token{};
+
+  // Waits up to `timeout` for new text or the end; moves the new text into `out`. Returns
+  // whether the job has finished (then `out` holds everything that was left).
+  bool wait(std::chrono::milliseconds timeout, std::string& out);
+};
+
+struct SchedulerOptions {
+  int slots = 4;
+  int64_t context = 0;   // per slot; 0 = the model's LoadOptions::context
+  int threads = 0;       // 0 = the model's LoadOptions::threads
+  int max_queue = 64;    // requests waiting for a slot
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Model& model, const SchedulerOptions& options, Metrics& metrics);
+  ~Scheduler();  // cancels what runs and waits for the scheduler thread
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  enum class Admit { kOk, kQueueFull, kDraining };
+  Admit submit(const std::shared_ptr<Job>& job);
+
+  // Admits no new request from now on; what is running or queued goes on.
+  void drain();
+  // Cancels everything running or queued.
+  void cancel_all();
+  bool idle() const;  // nothing running or queued
+  bool draining() const;
+
+  int64_t context() const { return context_; }
+  int slots() const { return static_cast<int>(slots_.size()); }
+  int busy_slots() const;
+  int queue_length() const;
+
+ private:
+  struct Slot {
+    explicit Slot(const detail::ModelImpl& m, int64_t context) : seq(m, context) {}
+    detail::SequenceState seq;
+    std::shared_ptr<Job> job;                 // null when free
+    std::optional<detail::Generation> gen;
+    uint64_t last_used = 0;
+  };
+
+  void loop();
+  void admit_queued();  // under mu_: moves queued jobs to free slots
+  void finish(Slot& slot, const std::string& error = {});
+  void step();
+
+  Model model_;
+  const detail::ModelImpl& m_;
+  int64_t context_;
+  int threads_;
+  size_t max_queue_;
+  Metrics& metrics_;
+  Forward forward_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  int busy_ = 0;
+  bool draining_ = false;
+  bool stop_ = false;
+  bool cancel_all_ = false;  // the scheduler thread cancels every running job at its next step
+  uint64_t clock_ = 0;  // slot use counter, for least-recently-used choice
+  std::thread thread_;
+};
+
+}  // namespace qwenedge::server
