@@ -1,12 +1,11 @@
 #include "engine/forward.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "engine/tensor_codec.hpp"
+#include "engine/thread_pool.hpp"
 #include "qwenedge/error.hpp"
 
 namespace qwenedge {
@@ -141,9 +140,8 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
   act_q_.prepare(att_.data(), T, Q);
   act_f_.prepare(gate_.data(), T, F);
 
-#pragma omp parallel num_threads(std::max(1, threads))
-  {
-    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+  detail::ThreadPool& pool = *pool_;
+  pool.run(std::max(1, threads), [&](int tid, int nt) noexcept {
     const Slice mine = split(T, nt, tid);
     std::vector<float> scores;
 
@@ -158,7 +156,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       }
     }
     // Every thread reads every token's RoPE row below.
-#pragma omp barrier
+    pool.barrier();
     const Slice my_units = split(units, nt, tid);
     const Slice my_ffn = [&] {
       const Slice g = split((F + ffn_granule - 1) / ffn_granule, nt, tid);
@@ -171,7 +169,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       // xn = RMSNorm(x), quantized for the projections.
       for (int64_t t = mine.begin; t < mine.end; ++t) k.rmsnorm(&x_[t * D], lw.attn_norm, &xn_[t * D], D, c.rms_eps);
       quantize_rows(k, act_d_, xn_.data(), D, mine);
-#pragma omp barrier
+      pool.barrier();
       // q = Wq·xn + bq, k = Wk·xn + bk, v = Wv·xn + bv for this thread's heads; RoPE on q and
       // k; the new keys and values into each token's cache.
       for (int64_t u = my_units.begin; u < my_units.end; ++u) {
@@ -200,7 +198,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
           if (is_k) k.fp32_to_fp16_row(v, tok.cache->k(l, tok.pos) + head * Dh, Dh);
         }
       }
-#pragma omp barrier
+      pool.barrier();
       // Causal attention: one (token, query head) per work item; query head h reads KV head h/group.
       // Each item quantizes its own head's blocks of the output for Wo.
       const Slice items = split(T * H, nt, tid);
@@ -221,19 +219,19 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         }
       }
       if (!quantize_heads) {
-#pragma omp barrier
+        pool.barrier();
         quantize_rows(k, act_q_, att_.data(), Q, mine);
       }
-#pragma omp barrier
+      pool.barrier();
       matmul_slice(k, lw.wo, act_q_, out_.data(), D, nt, tid);
-#pragma omp barrier
+      pool.barrier();
       // x += Wo·att; xn = RMSNorm(x).
       for (int64_t t = mine.begin; t < mine.end; ++t) {
         for (int64_t i = 0; i < D; ++i) x_[t * D + i] += out_[t * D + i];
         k.rmsnorm(&x_[t * D], lw.ffn_norm, &xn_[t * D], D, c.rms_eps);
       }
       quantize_rows(k, act_d_, xn_.data(), D, mine);
-#pragma omp barrier
+      pool.barrier();
       // h = SiLU(Wgate·xn) ⊙ Wup·xn over this thread's rows (whole 32-blocks), quantized here.
       if (my_ffn.end > my_ffn.begin) {
         k.matmul(matrix(lw.w_gate), act_d_.view(), gate_.data(), F, my_ffn.begin, my_ffn.end);
@@ -248,9 +246,9 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
           }
         }
       }
-#pragma omp barrier
+      pool.barrier();
       matmul_slice(k, lw.w_down, act_f_, out_.data(), D, nt, tid);
-#pragma omp barrier
+      pool.barrier();
       // x += Wdown·h. The next layer's norm reads the same tokens on the same thread: no barrier.
       for (int64_t t = mine.begin; t < mine.end; ++t) {
         for (int64_t i = 0; i < D; ++i) x_[t * D + i] += out_[t * D + i];
@@ -259,16 +257,16 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
 
     if (L > 0) {
       // The rows that want logits, normed and packed at the front of xn.
-#pragma omp barrier
+      pool.barrier();
       const Slice ls = split(L, nt, tid);
       for (int64_t i = ls.begin; i < ls.end; ++i) k.rmsnorm(&x_[logit_rows[static_cast<size_t>(i)] * D], w.output_norm, &xn_[i * D], D, c.rms_eps);
-#pragma omp single
-      act_d_.prepare(xn_.data(), L, D);
+      if (tid == 0) act_d_.prepare(xn_.data(), L, D);
+      pool.barrier();
       quantize_rows(k, act_d_, xn_.data(), D, ls);
-#pragma omp barrier
+      pool.barrier();
       matmul_slice(k, w.output, act_d_, head_out, c.vocab_size, nt, tid);
     }
-  }
+  });
 
   if (L > 0 && !contiguous) {
     for (int64_t i = 0; i < L; ++i) {

@@ -1,13 +1,16 @@
-// The fast forward pass: SIMD kernels, one OpenMP parallel region per step, fp16 KV cache.
+// The fast forward pass: SIMD kernels, one parallel step of the object's own thread pool per
+// chunk, fp16 KV cache.
 // Prefill (many tokens of one sequence) and batched decode (one token of many sequences) are the
 // same step: a list of sequences, each with the tokens to append to its own cache.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "engine/kv_cache.hpp"
+#include "engine/thread_pool.hpp"
 #include "engine/weights.hpp"
 #include "kernels/kernels.hpp"
 
@@ -27,7 +30,9 @@ class Forward {
   explicit Forward(const LoadedModel& model, int64_t max_tokens = 512,
                    const kernels::KernelTable* kernels = nullptr);
 
-  // Appends every sequence's tokens to its cache and writes the logits it asks for.
+  // Appends every sequence's tokens to its cache and writes the logits it asks for, on `threads`
+  // threads (the caller and threads - 1 workers the object starts once and keeps). The results
+  // do not depend on `threads`. One call at a time per object.
   // Throws kInvalidArgument for a bad token id or a cache without room.
   void run(std::span<const SequenceStep> steps, int threads);
 
@@ -58,6 +63,8 @@ class Forward {
   std::vector<float> logits_;// [T, V] staging for rows that want logits
   std::vector<float> rope_;  // [T, Dh] cos | sin of each token's position
   kernels::ActivationBuffer act_d_, act_q_, act_f_;
+  // Workers of this object only: two Forwards on two threads never share (or wait for) one.
+  std::unique_ptr<detail::ThreadPool> pool_ = std::make_unique<detail::ThreadPool>();
 };
 
 }  // namespace qwenedge
