@@ -1,9 +1,9 @@
 // The kernels' front door: one table of function pointers per ISA, chosen once at start-up.
 //
 // Threading contract: every kernel here is single-threaded and touches only what its arguments
-// name. The engine runs one OpenMP parallel region per forward pass; inside it one thread calls
-// quantize_activations() for a matmul input (then the threads meet at a barrier), and each thread
-// calls matmul() for its own slice of rows (row_slice() below), so no kernel ever waits on another.
+// name. The engine runs one parallel step of its thread pool per forward pass; inside it the
+// threads quantize a matmul input (then meet at a barrier), and each thread calls matmul() for
+// its own slice of rows (row_slice() below), so no kernel ever waits on another.
 #pragma once
 
 #include <cstdint>
