@@ -16,7 +16,12 @@ packages=(
   python3 python3-numpy            # the independent NumPy reference forward (tests only)
   unicode-data                     # Unicode data files for the tokenizer table generator
   tmux                             # drives qwen-cli in a real terminal in the tests
+  chromium                         # the web chat's browser test (headless, driven by playwright-core)
 )
+
+# Node.js runs the server's client and browser tests; a machine may already have it from
+# elsewhere (with npm bundled), so Debian's packages are added only when node or npm is missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
