@@ -1,12 +1,11 @@
 // qwen-convert: Hugging Face Qwen2 checkpoint -> GGUF.
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <string>
 
 #include "qwenedge/convert.hpp"
 #include "qwenedge/error.hpp"
+#include "tools/common/write_model.hpp"
 
 namespace {
 
@@ -68,30 +67,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  if (!quiet && tty) {
-    opt.on_progress = [](const qwenedge::ConvertProgress& p) {
-      std::fprintf(stderr, "\r[%4lld/%4lld] %-28s %-5s", static_cast<long long>(p.index),
-                   static_cast<long long>(p.count), p.name.c_str(), p.type.c_str());
-      if (p.index == p.count) std::fputc('\n', stderr);
-      std::fflush(stderr);
-    };
-  }
-  try {
-    const qwenedge::ConvertSummary s = qwenedge::convert_hf_to_gguf(in, out, opt);
-    if (!quiet) {
-      std::printf("wrote %s: %lld tensors, %llu parameters, %.1f MiB of tensor data, %.2f bits/weight, file %.1f MiB\n",
-                  out.c_str(), static_cast<long long>(s.tensors), static_cast<unsigned long long>(s.parameters),
-                  static_cast<double>(s.tensor_bytes) / (1 << 20), s.bits_per_weight(),
-                  static_cast<double>(s.file_bytes) / (1 << 20));
-    }
-  } catch (const qwenedge::Error& e) {
-    if (tty && opt.on_progress) std::fputc('\n', stderr);
-    std::fprintf(stderr, "qwen-convert: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "qwen-convert: unexpected error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  return qwenedge::tools::write_model("qwen-convert", out, quiet, [&](const qwenedge::tools::ProgressFn& progress) {
+    opt.on_progress = progress;
+    return qwenedge::convert_hf_to_gguf(in, out, opt);
+  });
 }
