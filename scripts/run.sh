@@ -11,7 +11,12 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh >&2
 build=${QWENEDGE_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# An existing build folder keeps its configuration; a new one is a Release build.
+if [ -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" >/dev/null
+else
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
 cmake --build "$build" -j "$(nproc)" --target qwen-cli qwen-convert >&2
 
 cache=${QWENEDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qwenedge}

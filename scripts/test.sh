@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, and runs the whole test suite:
-# the Release build under ctest, the NEON kernels under qemu, and the fuzzers for a bounded time.
+# the Release build under ctest, the NEON kernels under qemu, the fuzzers for a bounded time, and
+# the suite again under AddressSanitizer+UBSan and its threaded tests under ThreadSanitizer.
 #   scripts/test.sh
 #   QWENEDGE_TEST_LABELS=slow    only the ctest tests with this label (-L)
 #   QWENEDGE_FUZZ_SECONDS=N      seconds per fuzz target (default 60; 0 skips fuzzing)
 #   QWENEDGE_SKIP_ARM=1          skip the cross-built NEON kernel tests
+#   QWENEDGE_SKIP_SANITIZERS=1   skip the ASan+UBSan and TSan configures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,7 @@ rm -f "$log"
 if [ -z "${QWENEDGE_SKIP_ARM:-}" ]; then scripts/test-arm.sh; fi
 fuzz_seconds=${QWENEDGE_FUZZ_SECONDS:-60}
 if [ "$fuzz_seconds" != 0 ]; then scripts/fuzz.sh "$fuzz_seconds"; fi
+if [ -z "${QWENEDGE_SKIP_SANITIZERS:-}" ]; then scripts/test-sanitizers.sh tsan asan; fi
 # ctest's own summary once more as the closing line, after the arm and fuzz stages.
 total=$(echo "$summary" | sed -E 's/.*out of ([0-9]+).*/\1/')
 failed=$(echo "$summary" | sed -E 's/.*, ([0-9]+) tests failed.*/\1/')
