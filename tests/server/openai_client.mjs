@@ -1,4 +1,5 @@
-// The official `openai` npm client against qwen-server: non-stream and stream chat completions.
+// The official `openai` npm client against qwen-server: non-stream and stream chat completions,
+// with and without tools, and errors.
 // usage: node openai_client.mjs QWEN_SERVER MODEL.gguf NODE_MODULES_DIR
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -44,8 +45,28 @@ try {
   check(usage && usage.completion_tokens === r.usage.completion_tokens, 'no usage chunk');
   check(chunks >= 3, 'too few chunks');
 
+  // With tools (the random model writes no calls, so the answer is text): the same text streamed.
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather of a city',
+                                                 parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const t = await client.chat.completions.create({ model: id, messages, max_tokens: 8, temperature: 0, tools });
+  check(typeof t.choices[0].message.content === 'string' && !t.choices[0].message.tool_calls, 'bad answer with tools');
+  let toolText = '';
+  for await (const chunk of await client.chat.completions.create({ model: id, messages, max_tokens: 8, temperature: 0,
+                                                                   tools, stream: true })) {
+    toolText += chunk.choices[0]?.delta?.content ?? '';
+  }
+  check(toolText === t.choices[0].message.content, 'stream with tools differs');
+
   // Errors arrive as the client's typed errors.
   let status = 0;
+  try {
+    await client.chat.completions.create({ model: id, messages, max_tokens: 2, tools: [{ type: 'function' }] });
+    status = 200;
+  } catch (e) {
+    status = e.status;
+    check(e.param === 'tools[0].function', 'bad tools named ' + e.param);
+  }
+  check(status === 400, 'bad tools gave ' + status);
   try {
     await client.chat.completions.create({ model: 'no-such-model', messages, max_tokens: 2 });
   } catch (e) {

@@ -89,6 +89,21 @@ def test_api(binary, model):
         assert r1["choices"][0]["message"]["content"] == r2["choices"][0]["message"]["content"]  # same seed
         assert r1["usage"]["completion_tokens"] <= 5
 
+        # With tools the answer goes through the tool-call parser (tests/server/test_tool_calls.cpp;
+        # the random model writes no calls): streamed, it is the same text as at once.
+        tools = {"tools": body["tools"], "tool_choice": "auto"}
+        st, _, r = s.request("POST", "/v1/chat/completions", {**chat("Weather in Paris?", 20), **tools}, KEY)
+        assert st == 200 and isinstance(r["choices"][0]["message"]["content"], str), r
+        assert r["choices"][0]["finish_reason"] == "length" and "tool_calls" not in r["choices"][0]["message"]
+        events = list(s.stream("/v1/chat/completions", {**chat("Weather in Paris?", 20), **tools, "stream": True}, KEY))
+        assert stream_text(events)[:2] == (r["choices"][0]["message"]["content"], "length")
+        # tool_choice "none": the tools are not rendered, so the prompt is that of no tools.
+        st, _, plain = s.request("POST", "/v1/chat/completions", chat("Weather in Paris?", 2), KEY)
+        st2, _, none = s.request("POST", "/v1/chat/completions", {**chat("Weather in Paris?", 2), **tools,
+                                                                   "tool_choice": "none"}, KEY)
+        assert st == 200 and st2 == 200, none
+        assert none["usage"]["prompt_tokens"] == plain["usage"]["prompt_tokens"] < r["usage"]["prompt_tokens"]
+
         # Plain completions, non-stream and stream.
         st, _, c = s.request("POST", "/v1/completions", {"prompt": "Once upon a time", "max_tokens": 8,
                                                          "temperature": 0, "ignore_eos": True}, KEY)
@@ -149,6 +164,13 @@ def test_errors(binary, model):
         check_error(s, 400, "POST", P, {**ok, "seed": "x"}, param="seed")
         check_error(s, 400, "POST", P, {**ok, "stream": "yes"}, param="stream")
         check_error(s, 400, "POST", P, {**ok, "tools": {}}, param="tools")
+        check_error(s, 400, "POST", P, {**ok, "tools": [{"type": "function"}]}, param="tools[0].function")
+        check_error(s, 400, "POST", P, {**ok, "tools": [{"type": "function", "function": {"name": 3}}]},
+                    param="tools[0].function.name")
+        fn = {"type": "function", "function": {"name": "f"}}
+        check_error(s, 400, "POST", P, {**ok, "tools": [fn], "tool_choice": "sometimes"}, param="tool_choice")
+        check_error(s, 400, "POST", P, {**ok, "tools": [fn], "tool_choice": {"type": "function", "function": {"name": "g"}}},
+                    param="tool_choice")
         check_error(s, 404, "POST", P, {**ok, "model": "gpt-4"}, param="model", code="model_not_found")
         check_error(s, 413, "POST", P, raw=json.dumps(chat("x" * 5000)), code="request_too_large")
         check_error(s, 400, "POST", P, chat("word " * 300), code="context_length_exceeded")
@@ -209,7 +231,7 @@ def test_load(binary, model):
 
 
 def open_stream(s, body):
-    """A raw socket that has sent a streaming request and read its first bytes."""
+    """A raw socket that has sent a (streaming or not) chat request."""
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     data = json.dumps(body).encode()
     sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

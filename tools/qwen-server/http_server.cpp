@@ -196,7 +196,8 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
       while (!job->wait(kPoll, ignored)) {}
       const std::lock_guard lock(job->mu);
       if (!job->result) throw ApiError(500, "generation failed: " + job->error, "", "", "server_error");
-      res.set_content(dump(chat ? chat_completion(ids, *job->result) : text_completion(ids, *job->result)), "application/json");
+      res.set_content(dump(chat ? chat_completion(ids, *job->result, p.tool_calls) : text_completion(ids, *job->result)),
+                      "application/json");
       metrics_.request(endpoint, 200);
       return;
     }
@@ -206,8 +207,11 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
       ResponseIds ids;
       bool chat, include_usage, started = false;
       Clock::time_point last_write = Clock::now();
+      std::optional<ToolCallSplitter> tools;  // when the request offers tools
+      int calls = 0;                          // tool calls sent
     };
     auto st = std::make_shared<Stream>(Stream{job, ids, chat, p.include_usage});
+    if (p.tool_calls) st->tools.emplace();
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     res.set_chunked_content_provider(
@@ -223,12 +227,25 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
             st->started = true;
             if (st->chat) event(chat_chunk(st->ids, {{"role", "assistant"}, {"content", ""}}, nullptr));
           }
+          // Text as it comes; with tools, a <tool_call> block is held until it is complete and
+          // then sent as one tool_calls delta.
+          auto pieces = [&](const std::vector<AnswerPiece>& ps) {
+            for (const AnswerPiece& piece : ps) {
+              event(chat_chunk(st->ids, piece_delta(piece, st->calls), nullptr));
+              if (piece.call) ++st->calls;
+            }
+          };
           std::string text;
           const bool finished = st->job->wait(kPoll, text);
-          if (!text.empty()) {
+          if (st->tools) {
+            pieces(st->tools->push(text));
+            if (finished) pieces(st->tools->finish());
+          } else if (!text.empty()) {
             event(st->chat ? chat_chunk(st->ids, {{"content", text}}, nullptr) : completion_chunk(st->ids, text, nullptr));
-          } else if (!finished && Clock::now() - st->last_write > kKeepAlive) {
-            write(": keep-alive\n\n");  // finds a client that left while the prompt is computed
+          }
+          if (!finished && Clock::now() - st->last_write > kKeepAlive) {
+            // Finds a client that left while the prompt is computed or a tool call is held.
+            write(": keep-alive\n\n");
           }
           if (ok && finished) {
             std::optional<Result> result;
@@ -241,7 +258,7 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
             if (!result) {
               event(error_body("generation failed: " + error, "server_error", "", ""));
             } else {
-              const char* reason = finish_reason(result->finish);
+              const char* reason = st->calls > 0 ? kToolCallsFinish : finish_reason(result->finish);
               event(st->chat ? chat_chunk(st->ids, json::object(), reason) : completion_chunk(st->ids, "", reason));
               if (st->include_usage) event(usage_chunk(st->ids, st->chat, *result));
             }

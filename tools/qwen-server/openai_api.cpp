@@ -1,6 +1,7 @@
 // Parsing and writing the OpenAI chat/completions wire format.
 #include "tools/qwen-server/openai_api.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -114,6 +115,60 @@ void parse_common(const json& body, const Limits& limits, ParsedRequest& r) {
   }
 }
 
+// `tools` (each one function, as OpenAI defines them) and `tool_choice`. The model cannot be
+// forced to call a tool: "required" and a named function are accepted and act like "auto".
+void parse_tools(const json& body, ParsedRequest& r) {
+  std::vector<std::string> names;
+  if (const json* tools = field(body, "tools")) {
+    if (!tools->is_array()) bad("tools", "'tools' must be an array");
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const json& t = (*tools)[i];
+      const std::string at = "tools[" + std::to_string(i) + "]";
+      if (!t.is_object()) bad(at, "'" + at + "' must be an object");
+      const json* type = field(t, "type");
+      if (!type || *type != "function") bad(at + ".type", "'" + at + ".type' must be \"function\"");
+      const json* fn = field(t, "function");
+      if (!fn || !fn->is_object()) bad(at + ".function", "'" + at + ".function' must be an object");
+      const json* name = field(*fn, "name");
+      if (!name || !name->is_string() || name->get_ref<const std::string&>().empty()) {
+        bad(at + ".function.name", "'" + at + ".function.name' must be a non-empty string");
+      }
+      if (const json* d = field(*fn, "description"); d && !d->is_string()) {
+        bad(at + ".function.description", "'" + at + ".function.description' must be a string");
+      }
+      if (const json* p = field(*fn, "parameters"); p && !p->is_object()) {
+        bad(at + ".function.parameters", "'" + at + ".function.parameters' must be a JSON Schema object");
+      }
+      names.push_back(name->get<std::string>());
+      r.options.tools.push_back(t.dump());
+    }
+  }
+  (void)boolean(body, "parallel_tool_calls", true);  // checked; the model decides how many calls it makes
+  bool none = false;
+  if (const json* choice = field(body, "tool_choice")) {
+    if (choice->is_string()) {
+      const std::string& c = choice->get_ref<const std::string&>();
+      if (c != "none" && c != "auto" && c != "required") {
+        bad("tool_choice", "'tool_choice' = \"" + c + "\" (expected none, auto, required or a function)");
+      }
+      none = c == "none";
+      if (c == "required" && names.empty()) bad("tool_choice", "'tool_choice' = \"required\" needs 'tools'");
+    } else {
+      const json* fn = choice->is_object() ? field(*choice, "function") : nullptr;
+      const json* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
+      if (!choice->is_object() || field(*choice, "type") == nullptr || (*choice)["type"] != "function" || !name ||
+          !name->is_string()) {
+        bad("tool_choice", "'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
+      }
+      if (std::find(names.begin(), names.end(), name->get<std::string>()) == names.end()) {
+        bad("tool_choice", "'tool_choice' names the function '" + name->get<std::string>() + "', which is not in 'tools'");
+      }
+    }
+  }
+  if (none) r.options.tools.clear();  // the model is not told of tools it may not call
+  r.tool_calls = !r.options.tools.empty();
+}
+
 }  // namespace
 
 json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
@@ -165,13 +220,7 @@ ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
     }
     r.messages.push_back(std::move(msg));
   }
-  if (const json* tools = field(body, "tools")) {
-    if (!tools->is_array()) bad("tools", "'tools' must be an array");
-    for (const json& t : *tools) {
-      if (!t.is_object()) bad("tools", "each tool must be an object");
-      r.options.tools.push_back(t.dump());
-    }
-  }
+  parse_tools(body, r);
   return r;
 }
 
@@ -199,17 +248,37 @@ json usage(const Result& r) {
           {"prompt_tokens_details", {{"cached_tokens", r.timings.cached_tokens}}}};
 }
 
-json chat_completion(const ResponseIds& ids, const Result& r) {
+json chat_completion(const ResponseIds& ids, const Result& r, bool tool_calls) {
+  json message = {{"role", "assistant"}, {"content", r.text}};
+  const char* finish = finish_reason(r.finish);
+  if (tool_calls) {
+    ToolCallAnswer answer = split_tool_calls(r.text);
+    if (!answer.calls.empty()) {
+      message["content"] = answer.content.empty() ? json(nullptr) : json(answer.content);
+      json calls = json::array();
+      for (const ParsedToolCall& c : answer.calls) calls.push_back(tool_call_json(c, new_tool_call_id()));
+      message["tool_calls"] = std::move(calls);
+      finish = kToolCallsFinish;
+    }
+  }
   return {{"id", ids.id},
           {"object", "chat.completion"},
           {"created", ids.created},
           {"model", ids.model},
           {"choices",
-           json::array({{{"index", 0},
-                         {"message", {{"role", "assistant"}, {"content", r.text}}},
-                         {"logprobs", nullptr},
-                         {"finish_reason", finish_reason(r.finish)}}})},
+           json::array({{{"index", 0}, {"message", std::move(message)}, {"logprobs", nullptr}, {"finish_reason", finish}}})},
           {"usage", usage(r)}};
+}
+
+json tool_call_json(const ParsedToolCall& call, const std::string& id, std::optional<int> index) {
+  json j = {{"id", id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
+  if (index) j["index"] = *index;
+  return j;
+}
+
+json piece_delta(const AnswerPiece& piece, int index) {
+  if (!piece.call) return {{"content", piece.text}};
+  return {{"tool_calls", json::array({tool_call_json(*piece.call, new_tool_call_id(), index)})}};
 }
 
 json text_completion(const ResponseIds& ids, const Result& r) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qwenedge/session.hpp"
+#include "tools/qwen-server/tool_calls.hpp"
 
 namespace qwenedge::server {
 
@@ -41,6 +43,7 @@ struct ParsedRequest {
   GenerateOptions options;
   bool stream = false;
   bool include_usage = false;
+  bool tool_calls = false;  // the request offers tools: <tool_call> blocks become message.tool_calls
   std::string model;  // as sent ("" when absent)
 };
 
@@ -50,6 +53,7 @@ ParsedRequest parse_completion_request(const json& body, const Limits& limits);
 
 // OpenAI finish_reason of a result.
 const char* finish_reason(FinishReason r);
+inline constexpr char kToolCallsFinish[] = "tool_calls";  // the answer ended with tool calls
 
 struct ResponseIds {
   std::string id;       // "chatcmpl-…" or "cmpl-…"
@@ -57,7 +61,9 @@ struct ResponseIds {
   std::string model;
 };
 
-json chat_completion(const ResponseIds& ids, const Result& r);
+// With `tool_calls`, the answer's <tool_call> blocks become message.tool_calls (content: the
+// text around them, null when there is none; finish_reason "tool_calls").
+json chat_completion(const ResponseIds& ids, const Result& r, bool tool_calls = false);
 json text_completion(const ResponseIds& ids, const Result& r);
 json usage(const Result& r);
 
@@ -65,5 +71,11 @@ json usage(const Result& r);
 json chat_chunk(const ResponseIds& ids, const json& delta, const char* finish);
 json completion_chunk(const ResponseIds& ids, const std::string& text, const char* finish);
 json usage_chunk(const ResponseIds& ids, bool chat, const Result& r);
+
+// One tool call as OpenAI writes it in message.tool_calls; `index` only in stream deltas.
+json tool_call_json(const ParsedToolCall& call, const std::string& id, std::optional<int> index = std::nullopt);
+// The `delta` of a stream chunk for one piece of a chat answer: content, or one whole tool call
+// (index: the calls before it in the answer).
+json piece_delta(const AnswerPiece& piece, int index);
 
 }  // namespace qwenedge::server
