@@ -1,6 +1,6 @@
 """qwen-server over raw HTTP: the OpenAI endpoints, every error case, load, disconnects, SIGTERM.
 
-usage: test_server.py QWEN_SERVER MODEL.gguf {api|errors|load|disconnect|queue|sigterm}
+usage: test_server.py QWEN_SERVER MODEL.gguf {api|errors|load|disconnect|disconnect_nonstream|queue|sigterm}
 The tiny fixture model answers gibberish, but deterministically with temperature 0.
 """
 import concurrent.futures
@@ -264,9 +264,37 @@ def test_disconnect(binary, model):
         # The freed slot serves the next request.
         st, _, r = s.request("POST", "/v1/chat/completions", chat("hi", 4))
         assert st == 200 and r["usage"]["completion_tokens"] == 4
-        # A non-streaming request behind it is not held up by the abandoned one.
-        gen = s.request("GET", "/metrics")[2]
-        assert "qwen_generated_tokens_total" in gen
+
+
+def test_disconnect_nonstream(binary, model):
+    """A non-streaming request whose client leaves is cancelled: its slot, or its queue place,
+    is free at once (nothing is ever written to it, so only its socket tells)."""
+    with Server(binary, model, "--slots", "1", "--ctx", "256", "--max-tokens-limit", "1000000") as s:
+        endless = chat("Go on forever.", 1000000)  # never ends by itself: ignore_eos, past the context
+        for _ in range(3):
+            sock = open_stream(s, endless)
+            wait_until(lambda: s.health()["slots_busy"] == 1, 5, "the request to run")
+            time.sleep(0.3)
+            assert s.health()["slots_busy"] == 1  # still generating
+            sock.close()
+            wait_until(lambda: s.health()["slots_busy"] == 0, 5, "the slot to be freed")
+        metrics = s.request("GET", "/metrics")[2]
+        assert 'qwen_requests_total{endpoint="/v1/chat/completions",status="499"} 3' in metrics, metrics
+
+        # Queued behind a running stream, a leaving client gives its place back before any slot frees.
+        running = open_stream(s, {**endless, "stream": True})
+        assert read_events(running, 3).count(b"data: ") >= 3
+        queued = open_stream(s, endless)
+        wait_until(lambda: s.health()["queue"] == 1, 5, "the request to queue")
+        queued.close()
+        wait_until(lambda: s.health()["queue"] == 0, 5, "the queue place to be given back")
+        assert s.health()["slots_busy"] == 1
+        running.close()
+        wait_until(lambda: s.health()["slots_busy"] == 0, 5, "the slot to be freed")
+
+        # A client that keeps its connection gets its whole answer.
+        st, _, r = s.request("POST", "/v1/chat/completions", chat("hi", 40))
+        assert st == 200 and r["usage"]["completion_tokens"] == 40 and r["choices"][0]["finish_reason"] == "length"
 
 
 def test_queue(binary, model):
@@ -314,4 +342,4 @@ def test_sigterm(binary, model):
 
 if __name__ == "__main__":
     main({"api": test_api, "errors": test_errors, "load": test_load, "disconnect": test_disconnect,
-          "queue": test_queue, "sigterm": test_sigterm})
+          "disconnect_nonstream": test_disconnect_nonstream, "queue": test_queue, "sigterm": test_sigterm})

@@ -10,8 +10,16 @@
 #include <httplib.h>
 #pragma GCC diagnostic pop
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <ctime>
+#include <filesystem>
 #include <thread>
 
 #include "engine/generation.hpp"
@@ -24,12 +32,54 @@ namespace {
 
 constexpr std::chrono::milliseconds kPoll{200};              // how often a waiting stream looks up
 constexpr std::chrono::milliseconds kKeepAlive{1000};        // SSE comment while no token comes
+constexpr int kClientClosed = 499;  // metrics status of an answer whose client left (nginx's code)
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
   res.set_content(dump(error_body(e)), "application/json");
+}
+
+// "address:port" of a socket address, written as cpp-httplib writes a request's addresses.
+std::string endpoint(const sockaddr_storage& a, socklen_t len) {
+  char host[NI_MAXHOST];
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&a), len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) != 0) return {};
+  const int port = a.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port)
+                                           : ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+// The socket of a request's connection, or -1. cpp-httplib 0.11 does not hand it to a handler
+// (later versions have Request::is_connection_closed); it is the one socket whose two ends are
+// the request's addresses, and it stays open while the handler runs.
+int connection_socket(const httplib::Request& req) {
+  const std::string local = req.local_addr + ":" + std::to_string(req.local_port);
+  const std::string remote = req.remote_addr + ":" + std::to_string(req.remote_port);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const std::string name = entry.path().filename().string();
+    int fd = -1;
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
+    sockaddr_storage a{};
+    socklen_t len = sizeof a;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || endpoint(a, len) != remote) continue;
+    len = sizeof a;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || endpoint(a, len) != local) continue;
+    return fd;
+  }
+  return -1;
+}
+
+// Whether the client closed its end (or reset it). Unread bytes from it (a pipelined request)
+// mean it is still there.
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) return true;
+  char c = 0;
+  const ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 }  // namespace
@@ -192,8 +242,21 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
     ids.model = options_.model_id;
 
     if (!p.stream) {
+      // Nothing is written before the answer, so no failed write tells that the client left:
+      // look at its socket after every token (and every kPoll while a prompt is computed).
+      const int sock = connection_socket(req);
+      bool client_left = false;
       std::string ignored;
-      while (!job->wait(kPoll, ignored)) {}
+      while (!job->wait(kPoll, ignored)) {
+        if (!client_left && sock >= 0 && peer_closed(sock)) {
+          client_left = true;
+          job->cancel = true;  // the scheduler frees its slot (or queue place) before its next step
+        }
+      }
+      if (client_left) {
+        metrics_.request(endpoint, kClientClosed);
+        return;
+      }
       const std::lock_guard lock(job->mu);
       if (!job->result) throw ApiError(500, "generation failed: " + job->error, "", "", "server_error");
       res.set_content(dump(chat ? chat_completion(ids, *job->result, p.tool_calls) : text_completion(ids, *job->result)),

@@ -157,6 +157,17 @@ void Scheduler::loop() {
         queue_.clear();
         cancel_all_ = false;
       }
+      // A client that left while queued gives its place back now, not when a slot frees.
+      std::erase_if(queue_, [](const std::shared_ptr<Job>& job) {
+        if (!job->cancel) return false;
+        {
+          const std::lock_guard jl(job->mu);
+          job->error = "the client left";
+          job->finished = true;
+        }
+        job->cv.notify_all();
+        return true;
+      });
       if (stop_ && busy_ == 0) return;
       admit_queued();
     }
