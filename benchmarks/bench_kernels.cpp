@@ -38,11 +38,12 @@ constexpr Shape kShapes[] = {{"896x896", 896, 896},
 // Copies of one random matrix, stored as `type`, enough of them to overflow the caches.
 struct ColdMatrix {
   std::vector<std::unique_ptr<uint8_t[]>> copies;
+  std::vector<std::unique_ptr<uint8_t[]>> packed;  // the load-time layout of each copy, if asked
   std::vector<qk::Matrix> views;
   int64_t bytes = 0;
 };
 
-ColdMatrix make_cold(qk::WeightType type, int64_t rows, int64_t cols, bool cold) {
+ColdMatrix make_cold(qk::WeightType type, int64_t rows, int64_t cols, bool cold, bool packed) {
   ColdMatrix cm;
   cm.bytes = rows * qk::row_bytes(type, cols);
   const int64_t n = cold ? std::max<int64_t>(1, (kColdBytes + cm.bytes - 1) / cm.bytes) : 1;
@@ -76,13 +77,24 @@ ColdMatrix make_cold(qk::WeightType type, int64_t rows, int64_t cols, bool cold)
     std::memcpy(c.get(), cm.copies[0].get(), static_cast<size_t>(cm.bytes));
     cm.copies.push_back(std::move(c));
   }
-  for (auto& c : cm.copies) cm.views.push_back(qk::Matrix{type, rows, cols, c.get()});
+  for (auto& c : cm.copies) {
+    qk::Matrix m{type, rows, cols, c.get()};
+    if (packed) {
+      // The engine packs at load, and the GGUF rows are then no longer read: drop them from the
+      // cold rotation's footprint by packing each copy in its place.
+      auto p = std::make_unique<uint8_t[]>(static_cast<size_t>(qk::packed_matrix_bytes(m)));
+      qk::pack_matrix(m, 0, rows, p.get());
+      m.packed = p.get();
+      cm.packed.push_back(std::move(p));
+    }
+    cm.views.push_back(m);
+  }
   return cm;
 }
 
 void run_matmul(benchmark::State& state, const qk::KernelTable& k, qk::WeightType type,
-                Shape shape, int64_t n_tokens, int threads, bool cold) {
-  const ColdMatrix cm = make_cold(type, shape.rows, shape.cols, cold);
+                Shape shape, int64_t n_tokens, int threads, bool cold, bool packed) {
+  const ColdMatrix cm = make_cold(type, shape.rows, shape.cols, cold, packed);
   std::mt19937 rng(2);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(n_tokens * shape.cols));
@@ -202,15 +214,21 @@ void register_all() {
             if (threads == 2 && n != 1 && n != 128) continue;
             // Matrix-vector products stream cold weights; "matvec_hot" reruns one copy that
             // stays in cache, to tell compute limits from memory limits.
-            for (bool cold : {true, false}) {
-              if (!cold && (n != 1 || threads != 1 || s.rows * s.cols > 4864 * 896)) continue;
-              const std::string name =
-                  std::string(n == 1 ? (cold ? "matvec/" : "matvec_hot/") : "matmul/") + in + "/" +
-                  type_label(type) + "/" + s.name + "/batch:" + std::to_string(n) +
-                  "/threads:" + std::to_string(threads);
-              benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-                run_matmul(st, *k, type, s, n, threads, cold && n == 1);
-              })->UseRealTime()->Unit(benchmark::kMicrosecond);
+            // Where the ISA reads load-time packed weights (what the engine runs), the GGUF
+            // rows as stored are timed too ("gguf"), for comparison.
+            const bool packs = k->reads_packed && qk::is_block_quantized(type);
+            for (bool packed : {true, false}) {
+              if (packed && !packs) continue;
+              for (bool cold : {true, false}) {
+                if (!cold && (n != 1 || threads != 1 || s.rows * s.cols > 4864 * 896)) continue;
+                const std::string name =
+                    std::string(n == 1 ? (cold ? "matvec/" : "matvec_hot/") : "matmul/") + in + "/" +
+                    type_label(type) + (packs && !packed ? "-gguf" : "") + "/" + s.name +
+                    "/batch:" + std::to_string(n) + "/threads:" + std::to_string(threads);
+                benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+                  run_matmul(st, *k, type, s, n, threads, cold && n == 1, packed);
+                })->UseRealTime()->Unit(benchmark::kMicrosecond);
+              }
             }
           }
         }

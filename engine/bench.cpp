@@ -103,8 +103,10 @@ struct Instance {
   std::vector<float> logits;
 };
 
-std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_prompt, int64_t context) {
+// Loads as Model::load does: mapped, validated and the weights repacked for the kernels.
+std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_prompt, int64_t context, int threads) {
   auto inst = std::make_unique<Instance>(Instance{load_model(path), nullptr, nullptr, {}});
+  pack_weights(inst->model, kernels::active_kernels(), threads);
   inst->forward = std::make_unique<Forward>(inst->model, std::max<int64_t>(1, max_prompt));
   inst->cache = std::make_unique<KvCache>(inst->model.config, context);
   inst->logits.resize(static_cast<size_t>(inst->model.config.vocab_size));
@@ -122,6 +124,9 @@ std::vector<int32_t> prompt_tokens(int n, int64_t vocab) {
   }
   return t;
 }
+
+// Decode steps run before each thread count's first row, so its workers are up and warm.
+constexpr int kWarmupSteps = 4;
 
 // One prefill of `tokens` from an empty cache; returns ms.
 double prefill(Instance& in, const std::vector<int32_t>& tokens, int threads) {
@@ -224,7 +229,7 @@ BenchReport run_bench(const BenchOptions& o) {
   const int max_p = o.prompt_lengths.empty() ? 0 : *std::max_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
   const int min_p = o.prompt_lengths.empty() ? 1 : *std::min_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
   const int max_n = o.decode_lengths.empty() ? 0 : *std::max_element(o.decode_lengths.begin(), o.decode_lengths.end());
-  rep.context = std::max(max_p, max_n) + 1;
+  rep.context = std::max({max_p, max_n, kWarmupSteps}) + 1;
   rep.first_token_prompt = min_p;
   rep.first_token_threads = max_threads;
 
@@ -253,7 +258,7 @@ BenchReport run_bench(const BenchOptions& o) {
     }
     // Load to first token: a fresh load each repetition (warm page cache).
     const auto t0 = Clock::now();
-    std::unique_ptr<Instance> in = load_instance(o.model_path, max_p, rep.context);
+    std::unique_ptr<Instance> in = load_instance(o.model_path, max_p, rep.context, max_threads);
     load_ms.push_back(ms_since(t0));
     {
       const std::vector<int32_t> p = prompt_tokens(min_p, in->model.config.vocab_size);
@@ -275,7 +280,7 @@ BenchReport run_bench(const BenchOptions& o) {
     }
     for (size_t i = 0; i < rep.rows.size(); ++i) {
       BenchRow& row = rep.rows[i];
-      if (i == 0 || rep.rows[i - 1].threads != row.threads) decode(*in, 4, row.threads);  // spin the team up
+      if (i == 0 || rep.rows[i - 1].threads != row.threads) decode(*in, kWarmupSteps, row.threads);  // spin the team up
       const bool pp = row.test[0] == 'p';
       const double ms = pp ? prefill(*in, prompt_tokens(row.tokens, in->model.config.vocab_size), row.threads)
                            : decode(*in, row.tokens, row.threads);

@@ -11,19 +11,6 @@
 namespace qwenedge {
 namespace {
 
-kernels::WeightType kernel_type(gguf::TensorType t) {
-  switch (t) {
-    case gguf::TensorType::kF32: return kernels::WeightType::kF32;
-    case gguf::TensorType::kF16: return kernels::WeightType::kF16;
-    case gguf::TensorType::kBF16: return kernels::WeightType::kBF16;
-    case gguf::TensorType::kQ8_0: return kernels::WeightType::kQ8_0;
-    case gguf::TensorType::kQ4_0: return kernels::WeightType::kQ4_0;
-  }
-  return kernels::WeightType::kF32;
-}
-
-kernels::Matrix matrix(const WeightView& w) { return {kernel_type(w.type), w.rows, w.cols, w.data}; }
-
 // The half-open slice [begin, end) of n items that thread `tid` of `nt` takes.
 struct Slice {
   int64_t begin, end;
@@ -45,7 +32,7 @@ void quantize_rows(const kernels::KernelTable& k, kernels::ActivationBuffer& a, 
 void matmul_slice(const kernels::KernelTable& k, const WeightView& w, const kernels::ActivationBuffer& a, float* y,
                   int64_t ldy, int nt, int tid) {
   const kernels::RowRange r = kernels::row_slice(w.rows, nt, tid);
-  if (r.end > r.begin) k.matmul(matrix(w), a.view(), y, ldy, r.begin, r.end);
+  if (r.end > r.begin) k.matmul(as_matrix(w), a.view(), y, ldy, r.begin, r.end);
 }
 
 }  // namespace
@@ -179,7 +166,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         const float* bias = (is_q ? lw.bq : is_k ? lw.bk : lw.bv) + head * Dh;
         float* y = is_q ? q_.data() : is_k ? kv_.data() : kv_.data() + KV;
         const int64_t ldy = is_q ? Q : 2 * KV;
-        k.matmul(matrix(wm), act_d_.view(), y, ldy, head * Dh, (head + 1) * Dh);
+        k.matmul(as_matrix(wm), act_d_.view(), y, ldy, head * Dh, (head + 1) * Dh);
         for (int64_t t = 0; t < T; ++t) {
           const Token& tok = tokens[static_cast<size_t>(t)];
           float* v = y + t * ldy + head * Dh;
@@ -234,8 +221,8 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       pool.barrier();
       // h = SiLU(Wgate·xn) ⊙ Wup·xn over this thread's rows (whole 32-blocks), quantized here.
       if (my_ffn.end > my_ffn.begin) {
-        k.matmul(matrix(lw.w_gate), act_d_.view(), gate_.data(), F, my_ffn.begin, my_ffn.end);
-        k.matmul(matrix(lw.w_up), act_d_.view(), up_.data(), F, my_ffn.begin, my_ffn.end);
+        k.matmul(as_matrix(lw.w_gate), act_d_.view(), gate_.data(), F, my_ffn.begin, my_ffn.end);
+        k.matmul(as_matrix(lw.w_up), act_d_.view(), up_.data(), F, my_ffn.begin, my_ffn.end);
         const int64_t n = my_ffn.end - my_ffn.begin;
         for (int64_t t = 0; t < T; ++t) {
           float* hrow = &gate_[t * F + my_ffn.begin];

@@ -110,6 +110,10 @@ class File {
 
   // Advises the kernel that the tensor data will be read soon / sequentially.
   void prefetch() const;
+  // Drops the whole pages inside [p, p + n) from this process's memory (they stay in the page
+  // cache, and a later read maps them again). For data that has been copied elsewhere. Does
+  // nothing for an in-memory image.
+  void evict(const uint8_t* p, uint64_t n) const;
 
  private:
   File() = default;

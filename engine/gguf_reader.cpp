@@ -293,6 +293,14 @@ void File::prefetch() const {
   }
 }
 
+void File::evict(const uint8_t* p, uint64_t n) const {
+  if (!mapped_ || p < base_ || n > size_ || p - base_ > static_cast<std::ptrdiff_t>(size_ - n)) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 void File::parse() {
   Cursor c(base_, size_, path_);
   const uint32_t magic = c.read<uint32_t>("magic");

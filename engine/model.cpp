@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -60,7 +62,26 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
                                                  std::to_string(loaded.config.context_length) + " positions)");
   }
   if (options.prefetch) loaded.file.prefetch();
-  tokenizer::Tokenizer tok(loaded.vocab);
+  const int threads = options.threads == 0 ? physical_cores() : options.threads;
+  // The weights are repacked for the kernels while this thread builds the tokenizer: the two
+  // touch different parts of `loaded`.
+  // Packing is an optimization: if memory or a thread cannot be had, the GGUF rows serve.
+  auto pack = [&]() noexcept {
+    try {
+      pack_weights(loaded, *kernels, threads);
+    } catch (const std::exception&) {
+    }
+  };
+  std::optional<tokenizer::Tokenizer> tok;
+  {
+    std::jthread packer;
+    try {
+      packer = std::jthread(pack);
+    } catch (const std::system_error&) {
+      pack();
+    }
+    tok.emplace(loaded.vocab);
+  }
 
   ModelInfo info;
   info.path = path;
@@ -84,7 +105,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   LoadOptions resolved = options;
   if (resolved.threads == 0) resolved.threads = physical_cores();
   if (resolved.context == 0) resolved.context = std::min<int64_t>(4096, loaded.config.context_length);
-  auto impl = std::make_shared<detail::ModelImpl>(detail::ModelImpl{std::move(loaded), std::move(tok), resolved, std::move(info)});
+  auto impl = std::make_shared<detail::ModelImpl>(detail::ModelImpl{std::move(loaded), std::move(*tok), resolved, std::move(info)});
   return Model(std::move(impl));
 }
 

@@ -46,6 +46,18 @@ class Binder {
 
 }  // namespace
 
+kernels::Matrix as_matrix(const WeightView& w) {
+  auto type = kernels::WeightType::kF32;
+  switch (w.type) {
+    case gguf::TensorType::kF32: type = kernels::WeightType::kF32; break;
+    case gguf::TensorType::kF16: type = kernels::WeightType::kF16; break;
+    case gguf::TensorType::kBF16: type = kernels::WeightType::kBF16; break;
+    case gguf::TensorType::kQ8_0: type = kernels::WeightType::kQ8_0; break;
+    case gguf::TensorType::kQ4_0: type = kernels::WeightType::kQ4_0; break;
+  }
+  return {type, w.rows, w.cols, w.data, w.packed};
+}
+
 LoadedModel load_model(const std::string& path) {
   LoadedModel m{gguf::File::open(path), {}, {}, {}, {}, {}};
   m.config = read_config(m.file);

@@ -8,19 +8,26 @@
 
 #include "engine/gguf.hpp"
 #include "engine/model_config.hpp"
+#include "engine/packed_weights.hpp"
+#include "kernels/matmul.hpp"
 #include "tokenizer/vocab.hpp"
 
 namespace qwenedge {
 
 // A row-major matrix stored in a GGUF tensor type; row r starts at data + r * row_bytes.
+// `packed`: the same matrix in the kernels' interleaved layout, when packed at load.
 struct WeightView {
   gguf::TensorType type = gguf::TensorType::kF32;
   int64_t rows = 0;
   int64_t cols = 0;
   uint64_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  const uint8_t* packed = nullptr;
   const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes; }
 };
+
+// The view as the kernels take it.
+kernels::Matrix as_matrix(const WeightView& w);
 
 struct LayerWeights {
   const float* attn_norm;  // [D]
@@ -53,6 +60,7 @@ struct LoadedModel {
   tokenizer::Vocab vocab;
   ModelWeights weights;
   std::vector<std::vector<float>> vectors;  // owned fp32 copies of norms and biases
+  PackedBuffer packed;                       // interleaved copies of the matrices (packed_weights.hpp)
 };
 
 // Opens, validates and maps a qwen2 GGUF file: config from metadata, every tensor by name with

@@ -15,6 +15,8 @@ namespace qwenedge::kernels {
 
 struct KernelTable {
   Isa isa = Isa::kScalar;
+  // Whether matmul() reads Matrix::packed: worth packing the weights at load for this ISA.
+  bool reads_packed = false;
 
   // Quantizes n_tokens rows of cols floats (row stride cols) to int8 blocks of 32:
   // d = amax / 127, qs = round-to-nearest-even(x * (1 / d)), sums = sum of the block's qs.
@@ -46,6 +48,15 @@ const KernelTable& kernels_for(Isa isa);
 // The table for isa_from_env(), resolved once on first call (thread-safe). Throws like
 // isa_from_env() on a bad QWENEDGE_ISA; a later call retries.
 const KernelTable& active_kernels();
+
+// Load-time repacking of Q8_0 / Q4_0 weights into the row-interleaved layout (pack.hpp) that
+// the x86 kernels read without per-call packing or horizontal sums. Same size as the GGUF rows.
+inline constexpr int kPackedRows = 8;
+// Bytes pack_matrix() writes for all of w; 0 for the float types.
+int64_t packed_matrix_bytes(const Matrix& w) noexcept;
+// Packs rows [row_begin, row_end) into `packed` (the whole matrix's buffer; row_begin a multiple
+// of kPackedRows), so several threads can each pack a share of one matrix.
+void pack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* packed) noexcept;
 
 // Checked wrappers (throw std::invalid_argument on inconsistent shapes).
 // Prepares `out` for x (n_tokens x cols, row stride cols) and quantizes it when cols allows.

@@ -28,11 +28,16 @@ int64_t row_bytes(WeightType type, int64_t cols) noexcept;
 
 // A row-major weight matrix exactly as stored in GGUF: row r starts at data + r * row_bytes(type,
 // cols). Borrowed: the matrix does not own the data (it is usually the mmapped file).
+// `packed`, when set, is the same Q8_0 / Q4_0 matrix in the row-interleaved layout of pack.hpp,
+// groups of kPackedRows rows one after another (pack_matrix in kernels.hpp writes it). Kernels
+// that know the layout read it instead of `data` for row ranges that start on a group; the
+// others ignore it. Results are bit-identical either way.
 struct Matrix {
   WeightType type = WeightType::kF32;
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
+  const void* packed = nullptr;
 };
 
 // What the kernels read of one matmul input: plain pointers, so per-ISA code never instantiates

@@ -1,5 +1,5 @@
-// AVX-512 (F/BW/VL + VNNI) matmuls. Matrix-matrix products use 512-bit tiles of 16 packed rows x
-// up to 8 tokens with vpdpbusd; the matrix-vector, float and quantizer paths are the 256-bit ones
+// AVX-512 (F/BW/VL + VNNI) matmuls. Matrix-matrix products use 512-bit tiles of 16 packed rows
+// (two 8-row groups of pack.hpp side by side) x up to 8 tokens with vpdpbusd; the matrix-vector, float and quantizer paths are the 256-bit ones
 // from matmul_x86_256.inc with the AVX512-VL vpdpbusd (decode is memory-bound: 256-bit loads of
 // one 32-weight block per row keep up with DRAM, and the block scales stay scalar per row).
 // GCC 12 warns falsely inside its own _mm512_cvtepi32_ps (the _mm512_undefined_ps() operand).
@@ -21,15 +21,24 @@ inline __m512i bcast32_512(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// One packed group of 16 rows (pack.hpp, weights stored as w + 128 for Q8_0, raw nibbles for
-// Q4_0) times NT tokens from t0; writes y[t][g0 .. g0 + n_rows).
+// Two packed groups of 8 rows (pack.hpp: the load-time layout, or packed on the fly) side by
+// side: one zmm of 64 weight bytes holds the same 4 columns of 16 rows, lanes 0..7 from `lo` and
+// 8..15 from `hi`. Times NT tokens from t0; writes y[t][g0 .. g0 + n_rows).
+inline __m512i load_pair(const uint8_t* lo, const uint8_t* hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)), 1);
+}
+
 template <int NT, bool kQ8>
-void tile16(const uint8_t* pk, const ActivationView& x, int64_t t0, float* y, int64_t ldy,
-            int64_t g0, int64_t n_rows) {
+void tile16(const uint8_t* lo, const uint8_t* hi, const ActivationView& x, int64_t t0, float* y,
+            int64_t ldy, int64_t g0, int64_t n_rows) {
   const int64_t nb = x.cols / kBlockSize;
-  const int64_t stride =
-      packed_block_bytes(kQ8 ? WeightType::kQ8_0 : WeightType::kQ4_0, kR16);
+  constexpr WeightType kType = kQ8 ? WeightType::kQ8_0 : WeightType::kQ4_0;
+  const int64_t stride = packed_quant_bytes(kType, kR);
+  const uint16_t* scales_lo = packed_scales(lo, kType, x.cols, kR);
+  const uint16_t* scales_hi = packed_scales(hi, kType, x.cols, kR);
   const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const int8_t* xq[NT];
   const float* xd[NT];
   const int32_t* xs[NT];
@@ -41,33 +50,36 @@ void tile16(const uint8_t* pk, const ActivationView& x, int64_t t0, float* y, in
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = pk + b * stride;
-    const uint8_t* q = blk + 4 * kR16;
+    const uint8_t* qlo = lo + b * stride;
+    const uint8_t* qhi = hi + b * stride;
     __m512i isum[NT];
     if constexpr (kQ8) {
-      // sum (w + 128) x = sum w x + 128 sum x
+      // vpdpbusd wants unsigned weights: w ^ 0x80 = w + 128, and sum (w + 128) x = sum w x + 128 sum x.
       for (int t = 0; t < NT; ++t) isum[t] = _mm512_set1_epi32(-128 * xs[t][b]);
       for (int s = 0; s < 8; ++s) {
-        const __m512i wv = _mm512_load_si512(q + s * 4 * kR16);
+        const __m512i wv = _mm512_xor_si512(load_pair(qlo + s * 4 * kR, qhi + s * 4 * kR), flip);
         for (int t = 0; t < NT; ++t) {
           isum[t] = _mm512_dpbusd_epi32(isum[t], wv, bcast32_512(xq[t] + b * kBlockSize + 4 * s));
         }
       }
     } else {
-      // sum (w + 8) x = sum w x + 8 sum x
+      // Nibbles are q = w + 8 (unsigned): sum q x = sum w x + 8 sum x.
       for (int t = 0; t < NT; ++t) isum[t] = _mm512_set1_epi32(-8 * xs[t][b]);
       for (int s = 0; s < 4; ++s) {
-        const __m512i v = _mm512_load_si512(q + s * 4 * kR16);
-        const __m512i lo = _mm512_and_si512(v, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+        const __m512i v = load_pair(qlo + s * 4 * kR, qhi + s * 4 * kR);
+        const __m512i lo4 = _mm512_and_si512(v, low4);
+        const __m512i hi4 = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
         for (int t = 0; t < NT; ++t) {
           const int8_t* xb = xq[t] + b * kBlockSize;
-          isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast32_512(xb + 4 * s));
-          isum[t] = _mm512_dpbusd_epi32(isum[t], hi, bcast32_512(xb + 16 + 4 * s));
+          isum[t] = _mm512_dpbusd_epi32(isum[t], lo4, bcast32_512(xb + 4 * s));
+          isum[t] = _mm512_dpbusd_epi32(isum[t], hi4, bcast32_512(xb + 16 + 4 * s));
         }
       }
     }
-    const __m512 dw = _mm512_load_ps(blk);
+    const __m256i d16 = _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales_lo + b * kR))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales_hi + b * kR)), 1);
+    const __m512 dw = _mm512_cvtph_ps(d16);
     for (int t = 0; t < NT; ++t) {
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
                                _mm512_mul_ps(dw, _mm512_set1_ps(xd[t][b])), acc[t]);
@@ -85,20 +97,21 @@ void tile16(const uint8_t* pk, const ActivationView& x, int64_t t0, float* y, in
 }
 
 template <int NT>
-void tile16_any(bool q8, const uint8_t* pk, const ActivationView& x, int64_t t0, float* y,
-                int64_t ldy, int64_t g0, int64_t n_rows) {
+void tile16_any(bool q8, const uint8_t* lo, const uint8_t* hi, const ActivationView& x, int64_t t0,
+                float* y, int64_t ldy, int64_t g0, int64_t n_rows) {
   if (q8) {
-    tile16<NT, true>(pk, x, t0, y, ldy, g0, n_rows);
+    tile16<NT, true>(lo, hi, x, t0, y, ldy, g0, n_rows);
   } else {
-    tile16<NT, false>(pk, x, t0, y, ldy, g0, n_rows);
+    tile16<NT, false>(lo, hi, x, t0, y, ldy, g0, n_rows);
   }
 }
 
 void matmul_q16(const Matrix& w, const ActivationView& x, float* y, int64_t ldy, int64_t r0,
                 int64_t r1) {
-  const int64_t nb = w.cols / kBlockSize;
-  uint8_t* pk = pack_scratch(nb * packed_block_bytes(w.type, kR16));
-  if (pk == nullptr) {
+  const int64_t group_bytes = packed_group_bytes(w.type, w.cols, kR);
+  const bool prepacked = w.packed != nullptr && r0 % kR == 0;
+  uint8_t* pk = prepacked ? nullptr : pack_scratch(2 * group_bytes);
+  if (!prepacked && pk == nullptr) {
     matmul_q(w, x, y, ldy, r0, r1);  // its own fallback handles the missing scratch
     return;
   }
@@ -108,17 +121,25 @@ void matmul_q16(const Matrix& w, const ActivationView& x, float* y, int64_t ldy,
     const int64_t tb1 = min64(tb0 + tb, x.n_tokens);
     for (int64_t g = r0; g < r1; g += kR16) {
       const int64_t n_rows = min64(kR16, r1 - g);
-      pack_rows(w, g, n_rows, kR16, true, pk);
+      const uint8_t* lo = pk;
+      if (prepacked) {
+        lo = static_cast<const uint8_t*>(w.packed) + g / kR * group_bytes;
+      } else {
+        pack_rows(w, g, min64(kR, n_rows), kR, pk);
+        if (n_rows > kR) pack_rows(w, g + kR, n_rows - kR, kR, pk + group_bytes);
+      }
+      // Past the last group the high lanes are never stored: any readable group will do.
+      const uint8_t* hi = n_rows > kR ? lo + group_bytes : lo;
       for (int64_t t = tb0; t < tb1; t += kT8) {
         switch (min64(kT8, tb1 - t)) {
-          case 1: tile16_any<1>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 2: tile16_any<2>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 3: tile16_any<3>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 4: tile16_any<4>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 5: tile16_any<5>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 6: tile16_any<6>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          case 7: tile16_any<7>(q8, pk, x, t, y, ldy, g, n_rows); break;
-          default: tile16_any<kT8>(q8, pk, x, t, y, ldy, g, n_rows); break;
+          case 1: tile16_any<1>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 2: tile16_any<2>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 3: tile16_any<3>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 4: tile16_any<4>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 5: tile16_any<5>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 6: tile16_any<6>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          case 7: tile16_any<7>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
+          default: tile16_any<kT8>(q8, lo, hi, x, t, y, ldy, g, n_rows); break;
         }
       }
     }

@@ -85,12 +85,13 @@ template <int NT>
 void tile(bool q8, const uint8_t* pk, const ActivationView& x, int64_t t0, float* y, int64_t ldy,
           int64_t g0, int64_t n_rows) {
   const int64_t nb = x.cols / kBlockSize;
-  const int64_t stride = packed_block_bytes(q8 ? WeightType::kQ8_0 : WeightType::kQ4_0, kR);
+  const WeightType type = q8 ? WeightType::kQ8_0 : WeightType::kQ4_0;
+  const int64_t stride = packed_quant_bytes(type, kR);
+  const uint16_t* scales = packed_scales(pk, type, x.cols, kR);
   float32x4_t acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = pk + b * stride;
-    const uint8_t* q = blk + 4 * kR;
+    const uint8_t* q = pk + b * stride;
     int8x16_t xa[NT], xb[NT];  // columns 0..15 and 16..31 of the block
     for (int t = 0; t < NT; ++t) {
       xa[t] = vld1q_s8(x.qs + (t0 + t) * x.cols + b * kBlockSize);
@@ -126,7 +127,7 @@ void tile(bool q8, const uint8_t* pk, const ActivationView& x, int64_t t0, float
         QE_SDOT_LANE(isum[t], hi[3], xb[t], 3);
       }
     }
-    const float32x4_t dw = vld1q_f32(reinterpret_cast<const float*>(blk));
+    const float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(scales + b * kR)));
     for (int t = 0; t < NT; ++t) {
       acc[t] = vfmaq_f32(acc[t], vcvtq_f32_s32(isum[t]), vmulq_n_f32(dw, x.d[(t0 + t) * nb + b]));
     }
@@ -146,7 +147,7 @@ void tile(bool q8, const uint8_t* pk, const ActivationView& x, int64_t t0, float
 void matmul_q(const Matrix& w, const ActivationView& x, float* y, int64_t ldy, int64_t r0,
               int64_t r1) {
   const int64_t nb = w.cols / kBlockSize;
-  uint8_t* pk = pack_scratch(nb * packed_block_bytes(w.type, kR));
+  uint8_t* pk = pack_scratch(packed_group_bytes(w.type, w.cols, kR));
   if (pk == nullptr) {
     for (int64_t t = 0; t < x.n_tokens; ++t) {
       ActivationView xt = x;
@@ -164,7 +165,7 @@ void matmul_q(const Matrix& w, const ActivationView& x, float* y, int64_t ldy, i
     const int64_t tb1 = min64(tb0 + tb, x.n_tokens);
     for (int64_t g = r0; g < r1; g += kR) {
       const int64_t n_rows = min64(kR, r1 - g);
-      pack_rows(w, g, n_rows, kR, false, pk);
+      pack_rows(w, g, n_rows, kR, pk);
       for (int64_t t = tb0; t < tb1; t += kT) {
         switch (min64(kT, tb1 - t)) {
           case 1: tile<1>(q8, pk, x, t, y, ldy, g, n_rows); break;

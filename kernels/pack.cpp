@@ -1,47 +1,53 @@
-// On-the-fly row interleaving for the tiled matmuls. Baseline code. See pack.hpp.
+// Row interleaving for the tiled matmuls, at load time or on the fly. Baseline code. See pack.hpp.
 #include "kernels/pack.hpp"
 
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/kernels.hpp"
+
 namespace qwenedge::kernels {
 
-int64_t packed_block_bytes(WeightType type, int R) noexcept {
-  const int64_t quant_bytes = type == WeightType::kQ8_0 ? kBlockSize : kBlockSize / 2;
-  return R * (4 + quant_bytes);
-}
-
-void pack_rows(const Matrix& w, int64_t row0, int64_t n_rows, int R, bool offset_u8,
-               uint8_t* dst) noexcept {
+void pack_rows(const Matrix& w, int64_t row0, int64_t n_rows, int R, uint8_t* dst) noexcept {
   const int64_t nb = w.cols / kBlockSize;
   const int64_t rb = row_bytes(w.type, w.cols);
   const auto* base = static_cast<const uint8_t*>(w.data) + row0 * rb;
   const bool q8 = w.type == WeightType::kQ8_0;
   const int steps = q8 ? 8 : 4;
   const int64_t block_bytes = q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
-  const int64_t stride = packed_block_bytes(w.type, R);
-  const uint32_t flip = offset_u8 ? 0x80808080u : 0u;
+  const int64_t quant_stride = packed_quant_bytes(w.type, R);
+  auto* scales = const_cast<uint16_t*>(packed_scales(dst, w.type, w.cols, R));
   for (int64_t b = 0; b < nb; ++b) {
-    uint8_t* out = dst + b * stride;
-    auto* d = reinterpret_cast<float*>(out);
-    uint8_t* q = out + 4 * R;
+    uint8_t* q = dst + b * quant_stride;
+    uint16_t* d = scales + b * R;
     for (int r = 0; r < R; ++r) {
       if (r >= n_rows) {
-        d[r] = 0.0f;
-        for (int s = 0; s < steps; ++s) std::memcpy(q + (s * R + r) * 4, &flip, 4);
+        d[r] = 0;
+        for (int s = 0; s < steps; ++s) std::memset(q + (s * R + r) * 4, 0, 4);
         continue;
       }
       const uint8_t* blk = base + r * rb + b * block_bytes;
-      uint16_t h;
-      std::memcpy(&h, blk, 2);
-      d[r] = fp16_to_fp32(h);
+      std::memcpy(&d[r], blk, 2);
       for (int s = 0; s < steps; ++s) {
         uint32_t u;
         std::memcpy(&u, blk + 2 + 4 * s, 4);
-        if (q8) u ^= flip;
         std::memcpy(q + (s * R + r) * 4, &u, 4);
       }
     }
+  }
+}
+
+int64_t packed_matrix_bytes(const Matrix& w) noexcept {
+  if (!is_block_quantized(w.type) || w.cols % kBlockSize != 0) return 0;
+  const int64_t groups = (w.rows + kPackedRows - 1) / kPackedRows;
+  return groups * packed_group_bytes(w.type, w.cols, kPackedRows);
+}
+
+void pack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* packed) noexcept {
+  const int64_t group_bytes = packed_group_bytes(w.type, w.cols, kPackedRows);
+  for (int64_t r = row_begin; r < row_end; r += kPackedRows) {
+    const int64_t n = row_end - r < kPackedRows ? row_end - r : kPackedRows;
+    pack_rows(w, r, n, kPackedRows, packed + r / kPackedRows * group_bytes);
   }
 }
 

@@ -49,8 +49,16 @@ inline simde__m512 qe_mm512_maskz_loadu_ps(uint16_t k, const void* p) {
   return simde__m512_from_private(r);
 }
 
+inline simde__m512 qe_mm512_cvtph_ps(simde__m256i a) {
+  simde__m256i_private ap = simde__m256i_to_private(a);
+  simde__m512_private r;
+  for (int i = 0; i < 2; ++i) r.m256[i] = simde_mm256_cvtph_ps(ap.m128i[i]);
+  return simde__m512_from_private(r);
+}
+
 }  // namespace
 
+#define _mm512_cvtph_ps qe_mm512_cvtph_ps
 #define _mm512_cvtepi32_ps qe_mm512_cvtepi32_ps
 #define _mm512_cvtps_epi32 qe_mm512_cvtps_epi32
 #define _mm512_mask_storeu_ps qe_mm512_mask_storeu_ps

@@ -54,6 +54,25 @@ TEST_CASE("Fast forward matches the reference on every ISA and weight type", "[f
   }
 }
 
+TEST_CASE("Weights packed at load give the same logits bit for bit", "[forward-fast]") {
+  const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
+  for (const char* name : {"tiny-f32.q8_0.gguf", "tiny-untied.q4_0.gguf", "kjv.q8_0.gguf", "kjv.q4_0.gguf"}) {
+    for (kernels::Isa isa : kernels::available_isas()) {
+      const auto& k = kernels::kernels_for(isa);
+      if (!k.reads_packed) continue;
+      const LoadedModel plain = load_model(test::fixture(name));
+      LoadedModel packed = load_model(test::fixture(name));
+      pack_weights(packed, k, 2);
+      INFO(name << " on " << kernels::isa_name(isa));
+      REQUIRE(packed.weights.layers[0].w_down.packed != nullptr);
+      REQUIRE(packed.weights.output.packed != nullptr);
+      REQUIRE(packed.weights.token_embd.packed == nullptr);  // lookups read the file's rows
+      CHECK(fast_logits(packed, ids, k, 2, 512) == fast_logits(plain, ids, k, 2, 512));
+      CHECK(fast_logits(packed, ids, k, 1, 5) == fast_logits(plain, ids, k, 1, 5));
+    }
+  }
+}
+
 TEST_CASE("Fast forward: thread count, chunking and decode steps do not change the numbers", "[forward-fast]") {
   const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
   for (const char* name : {"tiny-f32.q8_0.gguf", "tiny-untied.q4_0.gguf", "tiny-f32.f16.gguf"}) {
