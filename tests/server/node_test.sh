@@ -25,4 +25,6 @@ if (( missing )); then
     exit 77
   fi
 fi
-exec timeout 240 node "$(dirname "$0")/$script" "$1" "$2" "$dir/node_modules" "${@:3}"
+# Slow builds scale the limit (QWENEDGE_TEST_TIME_SCALE, as the Python tests do).
+limit=$(awk -v s="${QWENEDGE_TEST_TIME_SCALE:-1}" 'BEGIN { s += 0; printf "%d", 240 * (s > 0 ? s : 1) }')
+exec timeout "$limit" node "$(dirname "$0")/$script" "$1" "$2" "$dir/node_modules" "${@:3}"

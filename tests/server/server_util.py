@@ -1,43 +1,90 @@
-"""Starting a qwen-server on a free 127.0.0.1 port and talking raw HTTP to it (standard library only)."""
+"""Starting a qwen-server on a free 127.0.0.1 port and talking raw HTTP to it (standard library only).
+
+Every time limit of the tests is multiplied by QWENEDGE_TEST_TIME_SCALE (default 1), for slow
+runs such as ThreadSanitizer builds: the limits only bound how long a test may wait for what it
+checks, never what it checks.
+"""
 import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+
+
+def _time_scale():
+    text = os.environ.get("QWENEDGE_TEST_TIME_SCALE", "") or "1"
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0
+    if not scale > 0:
+        raise SystemExit("QWENEDGE_TEST_TIME_SCALE=%r: expected a positive number" % text)
+    return scale
+
+
+TIME_SCALE = _time_scale()
+
+
+def scaled(seconds):
+    """A time limit for this machine: `seconds` times QWENEDGE_TEST_TIME_SCALE."""
+    return seconds * TIME_SCALE
+
+
+def server_env():
+    """The environment of a server: ours, plus the suppressions of tsan.supp for a TSan build
+    (any other TSAN_OPTIONS kept; ignored by other builds)."""
+    env = dict(os.environ)
+    supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tsan.supp")
+    env["TSAN_OPTIONS"] = ":".join(filter(None, [env.get("TSAN_OPTIONS", ""), "suppressions=" + supp]))
+    return env
 
 
 class Server:
     """A qwen-server child process; stopped (SIGTERM, then SIGKILL) when the `with` block ends."""
 
     def __init__(self, binary, model, *args):
+        # stderr goes to a file, not a pipe nobody reads: a chatty server (a sanitizer's report)
+        # must not block on a full pipe; it is shown when the test fails.
+        self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([binary, "-m", model, "--port", "0", "--threads", "1", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.log, text=True, env=server_env())
         line = self.proc.stdout.readline()  # "listening on port N", or EOF when it failed
         if not line.startswith("listening on port "):
             self.proc.kill()
-            raise RuntimeError("qwen-server did not start: " + line + self.proc.stderr.read())
+            self.proc.wait()
+            raise RuntimeError("qwen-server did not start: " + line + self.stderr())
         self.port = int(line.split()[-1])
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
+        if exc_type is not None:
+            self.show_stderr()
+
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def show_stderr(self):
+        sys.stderr.write("--- qwen-server stderr ---\n" + self.stderr() + "--- end ---\n")
 
     def stop(self, timeout=20):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait(5)
+                self.proc.wait(scaled(5))
         return self.proc.returncode
 
     def conn(self, timeout=60):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
 
     def request(self, method, path, body=None, headers=None, raw=None):
         """Returns (status, headers dict, parsed JSON or text)."""
@@ -94,12 +141,14 @@ def stream_text(events):
 
 
 def wait_until(pred, seconds, what):
-    deadline = time.monotonic() + seconds
+    """Polls pred until it holds, for up to scaled(seconds)."""
+    limit = scaled(seconds)
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if pred():
             return
         time.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s" % (seconds, what))
+    raise AssertionError("timed out after %.1fs waiting for %s" % (limit, what))
 
 
 def main(tests):

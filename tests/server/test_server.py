@@ -1,7 +1,8 @@
 """qwen-server over raw HTTP: the OpenAI endpoints, every error case, load, disconnects, SIGTERM.
 
 usage: test_server.py QWEN_SERVER MODEL.gguf {api|errors|load|disconnect|disconnect_nonstream|queue|sigterm}
-The tiny fixture model answers gibberish, but deterministically with temperature 0.
+The tiny fixture model answers gibberish, but deterministically with temperature 0. Time limits
+scale with QWENEDGE_TEST_TIME_SCALE (see server_util.py).
 """
 import concurrent.futures
 import http.client
@@ -14,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_util import Server, main, stream_text, wait_until  # noqa: E402
+from server_util import Server, main, scaled, stream_text, wait_until  # noqa: E402
 
 KEY = {"Authorization": "Bearer test-key"}
 
@@ -219,8 +220,8 @@ def test_load(binary, model):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(240)
-        assert not any(t.is_alive() for t in threads), "clients still running after 240 s"
+            t.join(scaled(240))
+        assert not any(t.is_alive() for t in threads), "clients still running after %.0f s" % scaled(240)
         assert not errors, errors
         assert len(got) == clients * per_client
         mismatched = [key for key in prompts if got[key] != alone[key]]
@@ -232,7 +233,7 @@ def test_load(binary, model):
 
 def open_stream(s, body):
     """A raw socket that has sent a (streaming or not) chat request."""
-    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=scaled(30))
     data = json.dumps(body).encode()
     sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
@@ -240,9 +241,10 @@ def open_stream(s, body):
 
 
 def read_events(sock, n, seconds=30):
-    """Reads until n `data:` events arrived; returns the bytes read."""
+    """Reads until n `data:` events arrived (or the connection closed, or scaled(seconds) passed);
+    returns the bytes read."""
     buf = b""
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + scaled(seconds)
     while buf.count(b"data: ") < n and time.monotonic() < deadline:
         chunk = sock.recv(65536)
         if not chunk:
@@ -309,7 +311,7 @@ def test_queue(binary, model):
         assert st == 503 and hdrs.get("Retry-After") and r["error"]["code"] == "server_overloaded", (st, r)
         assert 'qwen_rejected_total 1' in s.request("GET", "/metrics")[2]
         a.close()  # frees the slot: the queued request runs to the end
-        out = read_events(b, 100, 30)
+        out = read_events(b, 100)
         assert b"[DONE]" in out and b'"finish_reason":"length"' in out, out[-300:]
         b.close()
         wait_until(lambda: s.health()["slots_busy"] == 0, 5, "an idle server")
@@ -317,27 +319,39 @@ def test_queue(binary, model):
 
 def test_sigterm(binary, model):
     """SIGTERM: running streams finish completely, new requests are refused, exit code 0."""
-    s = Server(binary, model, "--slots", "2", "--max-tokens-limit", "100000")
+    # The grace outlasts the streams however slow the machine, so that they end by themselves.
+    grace_ms = int(scaled(120) * 1000)
+    s = Server(binary, model, "--slots", "2", "--max-tokens-limit", "100000", "--shutdown-grace-ms", str(grace_ms))
+    failed = True
     try:
         socks = [open_stream(s, {**chat("Stream %d" % i, 400), "stream": True}) for i in range(2)]
         for sock in socks:
             assert read_events(sock, 3).count(b"data: ") >= 3
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.2)
+
+        def refusing():
+            try:
+                return s.request("GET", "/health")[0] == 503
+            except (ConnectionError, http.client.HTTPException, OSError):
+                return True  # already closed: refused is fine too
+        wait_until(refusing, 10, "the server to start draining")
         try:
             st, _, r = s.request("POST", "/v1/chat/completions", chat("late", 3))
-            assert st == 503, (st, r)
+            assert st == 503 and r["error"]["code"] == "server_shutting_down", (st, r)
         except (ConnectionError, http.client.HTTPException, OSError):
-            pass  # already closed: refused is fine too
+            pass
         for sock in socks:
-            out = read_events(sock, 100000, 60)
+            out = read_events(sock, 100000, 120)
             assert b"data: [DONE]" in out and out.endswith(b"0\r\n\r\n"), out[-200:]  # chunked end
             assert b'"finish_reason":"length"' in out
             sock.close()
-        s.proc.wait(30)
+        s.proc.wait(scaled(30))
         assert s.proc.returncode == 0, s.proc.returncode
+        failed = False
     finally:
         s.stop()
+        if failed:
+            s.show_stderr()
 
 
 if __name__ == "__main__":

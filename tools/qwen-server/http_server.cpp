@@ -111,11 +111,14 @@ void HttpServer::serve() { http_->listen_after_bind(); }
 void HttpServer::shutdown(int grace_ms) {
   scheduler_.drain();
   const auto deadline = Clock::now() + std::chrono::milliseconds(grace_ms);
-  while (!scheduler_.idle() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  constexpr auto kTick = std::chrono::milliseconds(20);
+  // Streams write their last chunks after the scheduler is done with them, and stop() would cut
+  // a stream off mid-way: wait for both (however slow the machine) until the grace is over.
+  while ((!scheduler_.idle() || open_streams_ > 0) && Clock::now() < deadline) std::this_thread::sleep_for(kTick);
   if (!scheduler_.idle()) scheduler_.cancel_all();
-  // Streams write their last chunks after the scheduler is done with them; stop() then waits
-  // for the HTTP workers to return.
-  std::this_thread::sleep_for(2 * kPoll);
+  // Cut-off streams still end properly: each looks up within kPoll.
+  const auto last = Clock::now() + 10 * kPoll;
+  while (open_streams_ > 0 && Clock::now() < last) std::this_thread::sleep_for(kTick);
   http_->stop();
 }
 
@@ -265,7 +268,18 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
       return;
     }
 
+    // Counts itself in open_streams_ from now until its response is gone (the lambdas that
+    // hold it are destroyed with the response, after its last byte).
     struct Stream {
+      Stream(std::atomic<int>& open_, std::shared_ptr<Job> job_, ResponseIds ids_, bool chat_, bool include_usage_)
+          : open(open_), job(std::move(job_)), ids(std::move(ids_)), chat(chat_), include_usage(include_usage_) {
+        ++open;
+      }
+      ~Stream() { --open; }
+      Stream(const Stream&) = delete;
+      Stream& operator=(const Stream&) = delete;
+
+      std::atomic<int>& open;
       std::shared_ptr<Job> job;
       ResponseIds ids;
       bool chat, include_usage, started = false;
@@ -273,7 +287,7 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
       std::optional<ToolCallSplitter> tools;  // when the request offers tools
       int calls = 0;                          // tool calls sent
     };
-    auto st = std::make_shared<Stream>(Stream{job, ids, chat, p.include_usage});
+    auto st = std::make_shared<Stream>(open_streams_, job, ids, chat, p.include_usage);
     if (p.tool_calls) st->tools.emplace();
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");

@@ -1,6 +1,7 @@
 // The HTTP front of qwen-server: routes, authentication, limits, SSE streaming, the web page.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,7 +54,8 @@ class HttpServer {
   Scheduler scheduler_;
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
-  uint64_t next_id_ = 0;
+  std::atomic<uint64_t> next_id_ = 0;
+  std::atomic<int> open_streams_ = 0;  // stream responses not yet fully written
 };
 
 }  // namespace qwenedge::server
