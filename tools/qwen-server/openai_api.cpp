@@ -137,13 +137,13 @@ void parse_tools(const json& body, ParsedRequest& r) {
         bad(at + ".function.description", "'" + at + ".function.description' must be a string");
       }
       if (const json* p = field(*fn, "parameters"); p && !p->is_object()) {
-        bad(at + ".function.parameters", "'" + at + ".function.parameters' must be a JSON Schema object");
+        bad(at + ".function.parameters", "'" + at + ".function.parameters' must be an object (a JSON Schema)");
       }
       names.push_back(name->get<std::string>());
       r.options.tools.push_back(t.dump());
     }
   }
-  (void)boolean(body, "parallel_tool_calls", true);  // checked; the model decides how many calls it makes
+  (void)boolean(body, "parallel_tool_calls", true);  // only checked: the model decides how many calls it makes
   bool none = false;
   if (const json* choice = field(body, "tool_choice")) {
     if (choice->is_string()) {
@@ -154,14 +154,16 @@ void parse_tools(const json& body, ParsedRequest& r) {
       none = c == "none";
       if (c == "required" && names.empty()) bad("tool_choice", "'tool_choice' = \"required\" needs 'tools'");
     } else {
+      const json* type = choice->is_object() ? field(*choice, "type") : nullptr;
       const json* fn = choice->is_object() ? field(*choice, "function") : nullptr;
       const json* name = fn && fn->is_object() ? field(*fn, "name") : nullptr;
-      if (!choice->is_object() || field(*choice, "type") == nullptr || (*choice)["type"] != "function" || !name ||
-          !name->is_string()) {
-        bad("tool_choice", "'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
+      if (!type || *type != "function" || !name || !name->is_string()) {
+        bad("tool_choice",
+            "'tool_choice' must be none, auto, required or {\"type\": \"function\", \"function\": {\"name\": …}}");
       }
-      if (std::find(names.begin(), names.end(), name->get<std::string>()) == names.end()) {
-        bad("tool_choice", "'tool_choice' names the function '" + name->get<std::string>() + "', which is not in 'tools'");
+      const std::string& wanted = name->get_ref<const std::string&>();
+      if (std::find(names.begin(), names.end(), wanted) == names.end()) {
+        bad("tool_choice", "'tool_choice' names the function '" + wanted + "', which is not in 'tools'");
       }
     }
   }
