@@ -186,23 +186,22 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         }
       }
       pool.barrier();
-      // Causal attention: one (token, query head) per work item; query head h reads KV head h/group.
-      // Each item quantizes its own head's blocks of the output for Wo.
-      const Slice items = split(T * H, nt, tid);
+      // Causal attention: one (token, KV head) per work item, over that KV head's group of
+      // query heads, each key and value widened once for the group. Each item quantizes its
+      // heads' blocks of the output for Wo.
+      const int64_t n_kv = c.n_kv_heads;
+      const Slice items = split(T * n_kv, nt, tid);
       for (int64_t item = items.begin; item < items.end; ++item) {
-        const int64_t t = item / H, h = item % H, g = h / group;
+        const int64_t t = item / n_kv, g = item % n_kv;
         const Token& tok = tokens[static_cast<size_t>(t)];
-        const float* qh = &q_[t * Q + h * Dh];
         const int64_t n_pos = tok.pos + 1;
-        scores.resize(static_cast<size_t>(n_pos));
-        for (int64_t j = 0; j < n_pos; ++j) scores[static_cast<size_t>(j)] = k.dot_f16(qh, tok.cache->k(l, j) + g * Dh, Dh) * scale;
-        k.softmax(scores.data(), n_pos);
-        float* out = &att_[t * Q + h * Dh];
-        std::fill_n(out, Dh, 0.0f);
-        for (int64_t j = 0; j < n_pos; ++j) k.axpy_f16(scores[static_cast<size_t>(j)], tok.cache->v(l, j) + g * Dh, out, Dh);
+        scores.resize(static_cast<size_t>(group * n_pos));
+        const int64_t e = t * Q + g * group * Dh;  // first element of the group's heads in q and att
+        k.attend_f16(&q_[e], group, tok.cache->k(l, 0) + g * Dh, tok.cache->v(l, 0) + g * Dh, KV, n_pos, Dh,
+                     scale, scores.data(), &att_[e]);
         if (quantize_heads) {
-          const int64_t e = t * Q + h * Dh, b0 = e / kernels::kBlockSize;
-          k.quantize_activations(out, 1, Dh, act_q_.qs() + e, act_q_.d() + b0, act_q_.sums() + b0);
+          const int64_t b0 = e / kernels::kBlockSize;
+          k.quantize_activations(&att_[e], group, Dh, act_q_.qs() + e, act_q_.d() + b0, act_q_.sums() + b0);
         }
       }
       if (!quantize_heads) {

@@ -47,4 +47,22 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept {
   for (int64_t i = 0; i < n; ++i) y[i] += a * kernels::fp16_to_fp32(x[i]);
 }
 
+// One head at a time: the reference order.
+void attend_by_head(const AttendParts& p, const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
+                    int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
+  for (int64_t h = 0; h < nq; ++h) {
+    float* s = scores + h * n;
+    for (int64_t j = 0; j < n; ++j) s[j] = p.dot_f16(q + h * dh, k + j * kv_stride, dh) * scale;
+    p.softmax(s, n);
+    float* o = out + h * dh;
+    for (int64_t i = 0; i < dh; ++i) o[i] = 0.0f;
+    for (int64_t j = 0; j < n; ++j) p.axpy_f16(s[j], v + j * kv_stride, o, dh);
+  }
+}
+
+void attend_f16(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v, int64_t kv_stride,
+                int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
+  attend_by_head({dot_f16, softmax, axpy_f16}, q, nq, k, v, kv_stride, n, dh, scale, scores, out);
+}
+
 }  // namespace qwenedge::kernels::scalar

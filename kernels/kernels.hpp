@@ -41,6 +41,13 @@ struct KernelTable {
   // Attention over an fp16 KV cache: sum a[i] * fp16(b[i]), and y[i] += a * fp16(x[i]).
   float (*dot_f16)(const float* a, const uint16_t* b, int64_t n) noexcept;
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) noexcept;
+  // Attention of one position for the nq query heads that share one KV head (grouped-query):
+  //   out[h] = sum_j softmax_j(scale * q[h] . k[j]) * v[j]   for j < n, h < nq
+  // q, out: [nq, dh] fp32 (contiguous heads); k[j] = k + j * kv_stride, v likewise (fp16);
+  // scores: nq * n floats of scratch. Each key and value row is widened once for all nq heads.
+  void (*attend_f16)(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
+                     int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores,
+                     float* out) noexcept;
 };
 
 // The table for one ISA. Throws std::runtime_error when the ISA is not supported here.

@@ -114,3 +114,45 @@ TEST_CASE("rmsnorm, silu_mul, softmax, dot_f16, axpy_f16 match the scalar refere
     REQUIRE(o[3] == 0.0f);
   }
 }
+
+TEST_CASE("attend_f16 matches an fp64 computation on every ISA", "[elementwise]") {
+  uint32_t seed = 900;
+  for (int64_t dh : {64, 128, 40}) {
+    for (int64_t nq : {1, 2, 7}) {
+      for (int64_t n : {1, 2, 9, 33, 300}) {
+        const int64_t kv_stride = 2 * dh + 8;  // rows of the cache are wider than one head
+        const std::vector<float> q = random_floats(nq * dh, seed++);
+        std::vector<uint16_t> k(static_cast<size_t>(n * kv_stride)), v(k.size());
+        const std::vector<float> kf = random_floats(n * kv_stride, seed++), vf = random_floats(n * kv_stride, seed++);
+        convert_row_fp32_to_fp16(kf.data(), k.data(), n * kv_stride);
+        convert_row_fp32_to_fp16(vf.data(), v.data(), n * kv_stride);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+        // fp64 over the fp16 values the kernel reads.
+        std::vector<double> want(static_cast<size_t>(nq * dh), 0.0);
+        for (int64_t h = 0; h < nq; ++h) {
+          std::vector<double> s(static_cast<size_t>(n));
+          double mx = -1e300, sum = 0.0;
+          for (int64_t j = 0; j < n; ++j) {
+            double d = 0.0;
+            for (int64_t i = 0; i < dh; ++i) d += q[h * dh + i] * static_cast<double>(fp16_to_fp32(k[j * kv_stride + i]));
+            s[j] = d * scale;
+            mx = std::max(mx, s[j]);
+          }
+          for (double& x : s) sum += (x = std::exp(x - mx));
+          for (int64_t j = 0; j < n; ++j) {
+            for (int64_t i = 0; i < dh; ++i) want[h * dh + i] += s[j] / sum * fp16_to_fp32(v[j * kv_stride + i]);
+          }
+        }
+        for (Isa isa : available_isas()) {
+          const KernelTable& kt = kernels_for(isa);
+          std::vector<float> scores(static_cast<size_t>(nq * n)), out(static_cast<size_t>(nq * dh), -1.0f);
+          kt.attend_f16(q.data(), nq, k.data(), v.data(), kv_stride, n, dh, scale, scores.data(), out.data());
+          for (int64_t i = 0; i < nq * dh; ++i) {
+            INFO(isa_name(isa) << " dh=" << dh << " nq=" << nq << " n=" << n << " i=" << i);
+            REQUIRE(std::fabs(out[i] - want[i]) <= 1e-5 * (1.0 + std::fabs(want[i])));
+          }
+        }
+      }
+    }
+  }
+}
