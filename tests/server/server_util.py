@@ -62,9 +62,12 @@ class Server:
         return self
 
     def __exit__(self, exc_type, *exc):
-        self.stop()
+        code = self.stop()
         if exc_type is not None:
             self.show_stderr()
+        elif code != 0:  # a hang or crash at shutdown, or a sanitizer's report at exit
+            self.show_stderr()
+            raise AssertionError("qwen-server exited with %s after SIGTERM" % code)
 
     def stderr(self):
         self.log.seek(0)

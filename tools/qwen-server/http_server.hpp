@@ -52,10 +52,10 @@ class HttpServer {
   ServerOptions options_;
   Metrics metrics_;
   Scheduler scheduler_;
+  std::atomic<uint64_t> next_id_ = 0;
+  std::atomic<int> open_streams_ = 0;  // stream responses not yet fully written (outlives http_'s)
   std::unique_ptr<httplib::Server> http_;
   int port_ = 0;
-  std::atomic<uint64_t> next_id_ = 0;
-  std::atomic<int> open_streams_ = 0;  // stream responses not yet fully written
 };
 
 }  // namespace qwenedge::server
