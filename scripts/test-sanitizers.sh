@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test suite under sanitizers, each in its own configure:
 #   AddressSanitizer + UndefinedBehaviorSanitizer: every ctest test but the slow ones, the install
-#   test, run.sh and the server's (their timing-based checks are not made for sanitizer speeds);
-#   ThreadSanitizer: the tests that run sessions and tokenizers on several threads at once, in a
-#   build without OpenMP (TSan cannot see libgomp's barriers; the engine's own thread pool it can).
+#   test, run.sh and the server tests that drive it from node or a browser;
+#   ThreadSanitizer: the tests that run sessions, tokenizers and the server on several threads at
+#   once, in a build without OpenMP (TSan cannot see libgomp's barriers; the engine's own thread
+#   pool it can). The server tests' time limits are scaled for sanitizer speeds
+#   (QWENEDGE_TEST_TIME_SCALE, read at configure time by ctest and at run time by the tests).
 #   scripts/test-sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +15,15 @@ kinds=("$@")
 
 for kind in "${kinds[@]}"; do
   case "$kind" in
-    asan) sanitize="address,undefined"; openmp=ON; filter=(-LE "slow|install" -E "server/|tools/run_sh") ;;
-    tsan) sanitize="thread"; openmp=OFF; filter=(-R "session|thread|Two sessions|batched|c/api") ;;
+    asan) sanitize="address,undefined"; openmp=ON; scale=5
+          filter=(-LE "slow|install" -E "server/(browser|openai_client)|tools/run_sh") ;;
+    tsan) sanitize="thread"; openmp=OFF; scale=10
+          filter=(-R "session|thread|Two sessions|batched|c/api|server/" -E "server/(browser|openai_client)") ;;
     *) echo "test-sanitizers: unknown kind $kind (asan or tsan)" >&2; exit 2 ;;
   esac
   build="build-$kind"
   echo "test-sanitizers: $kind ($sanitize) in $build"
+  export QWENEDGE_TEST_TIME_SCALE=$scale
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQWENEDGE_SANITIZE="$sanitize" \
     -DQWENEDGE_BUILD_BENCHMARKS=OFF -DQWENEDGE_INSTALL=OFF -DQWENEDGE_OPENMP="$openmp" >/dev/null
   cmake --build "$build" -j "$jobs"
