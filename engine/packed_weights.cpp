@@ -107,6 +107,10 @@ void pack_weights(LoadedModel& m, const kernels::KernelTable& k, int threads) {
     m.file.evict(v.data, static_cast<uint64_t>(v.rows) * v.row_bytes);
     v.packed = buffer.data() + offsets[i];
   }
+  // A tied head is the embedding table: its lookups read the packed rows too (unpack_row), so the
+  // file's pages of the table are not mapped back in token by token.
+  WeightView& e = m.weights.token_embd;
+  if (e.data == m.weights.output.data) e.packed = m.weights.output.packed;
   m.packed = std::move(buffer);
 }
 

@@ -4,8 +4,8 @@
 //
 // Memory: the packed copy is exactly as large as the GGUF matrices. As each share is packed, the
 // file pages it came from are dropped from the process (they stay in the page cache, reclaimable),
-// so resident memory peaks at about the model size, not twice it. Token embeddings are still
-// looked up in the file, a few rows per token.
+// so resident memory peaks at about the model size, not twice it. A tied embedding table is read
+// from the packed head; an untied one is looked up in the file, a few rows per token.
 #pragma once
 
 #include <cstddef>

@@ -51,6 +51,30 @@ void pack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* p
   }
 }
 
+void unpack_row(const Matrix& w, int64_t r, float* y) noexcept {
+  const auto* group = static_cast<const uint8_t*>(w.packed) +
+                      r / kPackedRows * packed_group_bytes(w.type, w.cols, kPackedRows);
+  const int64_t lane = r % kPackedRows;
+  const int64_t quant_stride = packed_quant_bytes(w.type, kPackedRows);
+  const uint16_t* scales = packed_scales(group, w.type, w.cols, kPackedRows);
+  const bool q8 = w.type == WeightType::kQ8_0;
+  // Rebuild each GGUF block and decode it as the file's row would be: the same values exactly.
+  for (int64_t b = 0; b < w.cols / kBlockSize; ++b) {
+    const uint8_t* q = group + b * quant_stride;
+    if (q8) {
+      BlockQ8_0 blk;
+      blk.d = scales[b * kPackedRows + lane];
+      for (int s = 0; s < 8; ++s) std::memcpy(blk.qs + 4 * s, q + (s * kPackedRows + lane) * 4, 4);
+      dequantize_row_q8_0(&blk, y + b * kBlockSize, kBlockSize);
+    } else {
+      BlockQ4_0 blk;
+      blk.d = scales[b * kPackedRows + lane];
+      for (int s = 0; s < 4; ++s) std::memcpy(blk.qs + 4 * s, q + (s * kPackedRows + lane) * 4, 4);
+      dequantize_row_q4_0(&blk, y + b * kBlockSize, kBlockSize);
+    }
+  }
+}
+
 uint8_t* pack_scratch(int64_t bytes) noexcept {
   struct Scratch {
     uint8_t* p = nullptr;

@@ -97,6 +97,15 @@ void check_case(const Case& c, uint32_t seed) {
       // kernel other weights there, so reading them would show.
       const TestMatrix other = make_matrix(c.type, c.rows, c.cols, seed + 7);
       if (c.row_begin % kPackedRows == 0) pm.data = other.m.data;
+      if (c.n_tokens == 1) {  // each row read back from the packed layout is the GGUF row
+        std::vector<float> row(static_cast<size_t>(c.cols));
+        pm.data = tm.m.data;
+        for (int64_t r = 0; r < c.rows; ++r) {
+          unpack_row(pm, r, row.data());
+          REQUIRE(row == dequantized_row(tm.m, r));
+        }
+        if (c.row_begin % kPackedRows == 0) pm.data = other.m.data;
+      }
       std::vector<float> yp(static_cast<size_t>(c.n_tokens * ldy), kSentinel);
       matmul(k, pm, buf, yp.data(), ldy, c.row_begin, c.row_end);
       INFO(describe(c, isa) << " packed");
