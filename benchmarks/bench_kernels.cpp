@@ -4,8 +4,9 @@
 //   build-kern/benchmarks/bench_kernels --benchmark_filter='matmul/'         (GFLOP/s, tok/s)
 //   build-kern/benchmarks/bench_kernels --benchmark_filter='stream_read'     (the bandwidth bar)
 //
-// Matrix-vector benchmarks rotate through enough copies of the matrix (>= 256 MiB) that every
-// call streams its weights from DRAM, as decode does; compare their GB/s with stream_read's.
+// Matrix-vector benchmarks, and matrix-matrix ones of up to 16 tokens (batched decode), rotate
+// through enough copies of the matrix (>= 256 MiB) that every call streams its weights from DRAM,
+// as decode does; compare their GB/s with stream_read's.
 // Threads: "/threads:2" runs the kernel on two OpenMP threads, each over its row_slice().
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -206,7 +207,7 @@ void register_all() {
     for (qk::WeightType type : {qk::WeightType::kQ8_0, qk::WeightType::kQ4_0, qk::WeightType::kF16,
                                 qk::WeightType::kBF16, qk::WeightType::kF32}) {
       for (const Shape& s : kShapes) {
-        for (int64_t n : {1, 4, 16, 128}) {
+        for (int64_t n : {1, 4, 8, 16, 128}) {
           // The scalar oracle is only timed where it finishes quickly.
           if (scalar && (n > 1 || s.rows * s.cols > 4864 * 896)) continue;
           if (!qk::is_block_quantized(type) && n > 16) continue;
@@ -226,7 +227,7 @@ void register_all() {
                     type_label(type) + (packs && !packed ? "-gguf" : "") + "/" + s.name +
                     "/batch:" + std::to_string(n) + "/threads:" + std::to_string(threads);
                 benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-                  run_matmul(st, *k, type, s, n, threads, cold && n == 1, packed);
+                  run_matmul(st, *k, type, s, n, threads, cold && n <= 16, packed);
                 })->UseRealTime()->Unit(benchmark::kMicrosecond);
               }
             }
