@@ -62,13 +62,15 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
                                                  std::to_string(loaded.config.context_length) + " positions)");
   }
   if (options.prefetch) loaded.file.prefetch();
-  const int threads = options.threads == 0 ? physical_cores() : options.threads;
+  LoadOptions resolved = options;
+  if (resolved.threads == 0) resolved.threads = physical_cores();
+  if (resolved.context == 0) resolved.context = std::min<int64_t>(4096, loaded.config.context_length);
   // The weights are repacked for the kernels while this thread builds the tokenizer: the two
   // touch different parts of `loaded`.
   // Packing is an optimization: if memory or a thread cannot be had, the GGUF rows serve.
   auto pack = [&]() noexcept {
     try {
-      pack_weights(loaded, *kernels, threads);
+      pack_weights(loaded, *kernels, resolved.threads);
     } catch (const std::exception&) {
     }
   };
@@ -102,9 +104,6 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   info.eos_ids = loaded.generation.eos_ids;
   info.isa = std::string(kernels::isa_name(kernels->isa));
 
-  LoadOptions resolved = options;
-  if (resolved.threads == 0) resolved.threads = physical_cores();
-  if (resolved.context == 0) resolved.context = std::min<int64_t>(4096, loaded.config.context_length);
   auto impl = std::make_shared<detail::ModelImpl>(detail::ModelImpl{std::move(loaded), std::move(*tok), resolved, std::move(info)});
   return Model(std::move(impl));
 }

@@ -3,10 +3,10 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 #include <atomic>
+#include <cstdlib>
 #include <new>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -46,8 +46,7 @@ void pack_weights(LoadedModel& m, const kernels::KernelTable& k, int threads) {
   if (!k.reads_packed) return;
   // QWENEDGE_REPACK=0 keeps the GGUF rows: the fastest load and no copy, for slower kernels.
   if (const char* e = std::getenv("QWENEDGE_REPACK"); e != nullptr && std::string_view(e) == "0") return;
-  // Every matrix the forward pass multiplies by. The tied output head shares the embedding's
-  // data but only the head's view is packed: lookups read the file's rows.
+  // Every matrix the forward pass multiplies by (a tied head once, through the output's view).
   std::vector<WeightView*> views;
   for (LayerWeights& l : m.weights.layers) {
     for (WeightView* v : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) views.push_back(v);

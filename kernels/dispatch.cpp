@@ -19,10 +19,12 @@ namespace {
 
 constexpr const char* kIsaChoices = "scalar|avx2|avxvnni|avx512|neon";
 
-#define QWENEDGE_KERNEL_TABLE(isa_value, ns)                                                 \
-  KernelTable {                                                                              \
-    isa_value, isa_value != Isa::kScalar && isa_value != Isa::kNeon, ns::quantize_activations, ns::matmul, ns::rmsnorm, ns::silu_mul, ns::softmax, \
-        ns::fp32_to_fp16_row, ns::fp16_to_fp32_row, ns::dot_f16, ns::axpy_f16, ns::attend_f16       \
+// reads_packed: the x86 tables (their kernels take Matrix::packed); scalar and NEON read GGUF rows.
+#define QWENEDGE_KERNEL_TABLE(isa_value, ns)                                                   \
+  KernelTable {                                                                                \
+    isa_value, isa_value != Isa::kScalar && isa_value != Isa::kNeon, ns::quantize_activations, \
+        ns::matmul, ns::rmsnorm, ns::silu_mul, ns::softmax, ns::fp32_to_fp16_row,              \
+        ns::fp16_to_fp32_row, ns::dot_f16, ns::axpy_f16, ns::attend_f16                         \
   }
 
 const KernelTable kScalarTable = QWENEDGE_KERNEL_TABLE(Isa::kScalar, scalar);

@@ -1,7 +1,7 @@
 // AVX-512 (F/BW/VL + VNNI) matmuls. Matrix-matrix products use 512-bit tiles of 16 packed rows
-// (two 8-row groups of pack.hpp side by side) x up to 8 tokens with vpdpbusd; the matrix-vector, float and quantizer paths are the 256-bit ones
-// from matmul_x86_256.inc with the AVX512-VL vpdpbusd (decode is memory-bound: 256-bit loads of
-// one 32-weight block per row keep up with DRAM, and the block scales stay scalar per row).
+// (two 8-row groups of pack.hpp side by side) x up to 8 tokens with vpdpbusd; the matrix-vector,
+// float and quantizer paths are the 256-bit ones from matmul_x86_256.inc with the AVX512-VL
+// vpdpbusd (decode is memory-bound: 256-bit loads of each packed 8-row group keep up with DRAM).
 // GCC 12 warns falsely inside its own _mm512_cvtepi32_ps (the _mm512_undefined_ps() operand).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define QWENEDGE_ISA_NS avx512
