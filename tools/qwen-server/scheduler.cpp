@@ -17,6 +17,16 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
+// Ends a job that never left the queue, with the reason its waiter reports.
+void end_queued(Job& job, const char* why) {
+  {
+    const std::lock_guard lock(job.mu);
+    job.error = why;
+    job.finished = true;
+  }
+  job.cv.notify_all();
+}
+
 }  // namespace
 
 bool Job::wait(std::chrono::milliseconds timeout, std::string& out) {
@@ -146,27 +156,15 @@ void Scheduler::loop() {
       cv_.wait(lock, [&] { return stop_ || cancel_all_ || busy_ > 0 || !queue_.empty(); });
       if (cancel_all_) {
         for (const auto& s : slots_) if (s->job) s->job->cancel = true;
-        for (const auto& job : queue_) {
-          {
-            const std::lock_guard jl(job->mu);
-            job->error = "the server is shutting down";
-            job->finished = true;
-          }
-          job->cv.notify_all();
-        }
+        for (const auto& job : queue_) end_queued(*job, "the server is shutting down");
         queue_.clear();
         cancel_all_ = false;
       }
       // A client that left while queued gives its place back now, not when a slot frees.
       std::erase_if(queue_, [](const std::shared_ptr<Job>& job) {
-        if (!job->cancel) return false;
-        {
-          const std::lock_guard jl(job->mu);
-          job->error = "the client left";
-          job->finished = true;
-        }
-        job->cv.notify_all();
-        return true;
+        const bool left = job->cancel;
+        if (left) end_queued(*job, "the client left");
+        return left;
       });
       if (stop_ && busy_ == 0) return;
       admit_queued();
