@@ -16,6 +16,7 @@ static int omp_get_thread_num() { return 0; }
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -23,6 +24,7 @@ static int omp_get_thread_num() { return 0; }
 #include "engine/kv_cache.hpp"
 #include "engine/weights.hpp"
 #include "qwenedge/error.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace qwenedge {
 namespace {
@@ -83,7 +85,7 @@ uint64_t parameter_count(const LoadedModel& m) {
   auto n = [](const WeightView& w) { return static_cast<uint64_t>(w.rows * w.cols); };
   const ModelConfig& c = m.config;
   uint64_t p = n(m.weights.token_embd) + static_cast<uint64_t>(c.hidden);
-  if (m.weights.output.data != m.weights.token_embd.data) p += n(m.weights.output);
+  if (!c.tied_embeddings) p += n(m.weights.output);
   for (const LayerWeights& l : m.weights.layers) {
     p += n(l.wq) + n(l.wk) + n(l.wv) + n(l.wo) + n(l.w_gate) + n(l.w_up) + n(l.w_down);
     p += static_cast<uint64_t>(2 * c.hidden + c.q_dim() + 2 * c.kv_dim());
@@ -98,15 +100,18 @@ int32_t argmax(const float* v, int64_t n) {
 // A model loaded for one repetition, with its step scratch and a cache for the longest row.
 struct Instance {
   LoadedModel model;
+  std::optional<tokenizer::Tokenizer> tokenizer;  // built as Model::load builds it, for its time
   std::unique_ptr<Forward> forward;
   std::unique_ptr<KvCache> cache;
   std::vector<float> logits;
 };
 
-// Loads as Model::load does: mapped, validated and the weights repacked for the kernels.
+// Loads as Model::load does: mapped, validated, the weights repacked for the kernels (or, read in
+// place, mapped in) while the tokenizer is built.
 std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_prompt, int64_t context, int threads) {
-  auto inst = std::make_unique<Instance>(Instance{load_model(path), nullptr, nullptr, {}});
-  pack_weights(inst->model, kernels::active_kernels(), threads);
+  auto inst = std::make_unique<Instance>(Instance{load_model(path), {}, nullptr, nullptr, {}});
+  inst->model.file.prefetch();
+  prepare_weights(inst->model, kernels::active_kernels(), threads, true, [&] { inst->tokenizer.emplace(inst->model.vocab); });
   inst->forward = std::make_unique<Forward>(inst->model, std::max<int64_t>(1, max_prompt));
   inst->cache = std::make_unique<KvCache>(inst->model.config, context);
   inst->logits.resize(static_cast<size_t>(inst->model.config.vocab_size));

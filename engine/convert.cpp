@@ -78,7 +78,7 @@ ConvertSummary convert_hf_to_gguf(const std::string& hf_dir, const std::string& 
   meta.embed_type = default_embedding_type(opt.type, opt.embedding_type);
   meta.name = opt.name;
   const SafetensorsCheckpoint ckpt = SafetensorsCheckpoint::open_dir(hf_dir);
-  const std::vector<TensorPlan> plan = qwen2_tensor_plan(meta.config, meta.type, meta.embed_type);
+  const std::vector<TensorPlan> plan = qwen2_tensor_plan(meta.config, meta.type, meta.embed_type, opt.interleaved);
 
   // Check every tensor before writing anything, so a bad checkpoint fails fast and leaves no file.
   std::vector<const SafetensorsTensor*> sources;

@@ -133,13 +133,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
     std::vector<float> scores;
 
     for (int64_t t = mine.begin; t < mine.end; ++t) {
-      const WeightView& e = w.token_embd;
-      const int32_t id = tokens[static_cast<size_t>(t)].id;
-      if (e.packed) {
-        kernels::unpack_row(as_matrix(e), id, &x_[static_cast<size_t>(t * D)]);
-      } else {
-        decode_row(e.type, e.row(id), D, &x_[static_cast<size_t>(t * D)]);
-      }
+      decode_weight_row(w.token_embd, tokens[static_cast<size_t>(t)].id, &x_[static_cast<size_t>(t * D)]);
       float* cs = &rope_[static_cast<size_t>(t * 2 * half)];
       for (int64_t i = 0; i < half; ++i) {
         const float angle = static_cast<float>(tokens[static_cast<size_t>(t)].pos) * inv_freq[static_cast<size_t>(i)];

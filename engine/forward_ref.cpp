@@ -18,7 +18,7 @@ void matmul(const WeightView& w, const float* x, int64_t n, float* y) {
     std::vector<float> row(static_cast<size_t>(w.cols));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < w.rows; ++r) {
-      decode_row(w.type, w.row(r), w.cols, row.data());
+      decode_weight_row(w, r, row.data());
       for (int64_t t = 0; t < n; ++t) {
         const float* xt = x + t * w.cols;
         float sum = 0.0f;
@@ -92,7 +92,7 @@ void forward_reference(const LoadedModel& model, RefKvCache& cache, std::span<co
   std::vector<float> up = buf(n * F);      // [n, F]
   std::vector<float> scores = buf(p0 + n); // [positions]
 
-  for (int64_t t = 0; t < n; ++t) decode_row(w.token_embd.type, w.token_embd.row(tokens[static_cast<size_t>(t)]), D, &x[t * D]);
+  for (int64_t t = 0; t < n; ++t) decode_weight_row(w.token_embd, tokens[static_cast<size_t>(t)], &x[t * D]);
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(Dh));
   for (int64_t l = 0; l < c.n_layers; ++l) {

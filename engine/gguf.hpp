@@ -32,13 +32,24 @@ enum class ValueType : uint32_t {
 const char* value_type_name(ValueType t) noexcept;
 
 // The GGUF tensor types this engine reads and writes. Other ids are rejected by name.
-enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kBF16 = 30 };
+// Q8_0_R8 / Q4_0_R8 are this engine's own ids (1000 + the id of their blocks' type, far from
+// the shared ones, so that other GGUF readers reject them by id instead of misreading them):
+// the same blocks as Q8_0 / Q4_0 with rows interleaved in groups of 8, the layout the x86
+// kernels read (kernels/pack.hpp); 2-D only, the last group padded to 8 rows with zeros.
+enum class TensorType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kBF16 = 30, kQ4_0_R8 = 1002, kQ8_0_R8 = 1008 };
+inline constexpr uint64_t kInterleavedRows = 8;
 const char* tensor_type_name(TensorType t) noexcept;
+// Q8_0_R8 -> Q8_0, Q4_0_R8 -> Q4_0; every other type is its own block type.
+TensorType block_type(TensorType t) noexcept;
+bool is_row_interleaved(TensorType t) noexcept;
 // Elements per block and bytes per block (1 and sizeof(element) for the float types).
 int64_t tensor_type_block_elems(TensorType t) noexcept;
 int64_t tensor_type_block_bytes(TensorType t) noexcept;
 // Bytes of one row of `elems` elements; elems must be a multiple of the block size.
 uint64_t tensor_row_bytes(TensorType t, uint64_t elems) noexcept;
+// Bytes of a whole tensor of shape ne (valid: counts checked, ne[0] whole blocks; interleaved
+// types 2-D), padding of an interleaved type's last group included.
+uint64_t tensor_bytes(TensorType t, const std::vector<uint64_t>& ne) noexcept;
 
 // One metadata value. Scalars live in the matching field; arrays keep their element type and,
 // for numeric arrays, a pointer into the mapped file (little-endian, unaligned: read with memcpy
@@ -110,6 +121,9 @@ class File {
 
   // Advises the kernel that the tensor data will be read soon / sequentially.
   void prefetch() const;
+  // Maps the file pages of [p, p + n) into the process now (they must be in the page cache or
+  // are read), so the first pass over them takes no page faults. Best effort.
+  void populate(const uint8_t* p, uint64_t n) const;
   // Drops the whole pages inside [p, p + n) from this process's memory (they stay in the page
   // cache, and a later read maps them again). For data that has been copied elsewhere. Does
   // nothing for an in-memory image.

@@ -197,22 +197,42 @@ const char* tensor_type_name(TensorType t) noexcept {
     case TensorType::kQ4_0: return "Q4_0";
     case TensorType::kQ8_0: return "Q8_0";
     case TensorType::kBF16: return "BF16";
+    case TensorType::kQ4_0_R8: return "Q4_0_R8";
+    case TensorType::kQ8_0_R8: return "Q8_0_R8";
   }
   return "unknown";
 }
 
+TensorType block_type(TensorType t) noexcept {
+  switch (t) {
+    case TensorType::kQ4_0_R8: return TensorType::kQ4_0;
+    case TensorType::kQ8_0_R8: return TensorType::kQ8_0;
+    default: return t;
+  }
+}
+
+bool is_row_interleaved(TensorType t) noexcept { return block_type(t) != t; }
+
 int64_t tensor_type_block_elems(TensorType t) noexcept {
-  return (t == TensorType::kQ4_0 || t == TensorType::kQ8_0) ? 32 : 1;
+  const TensorType b = block_type(t);
+  return (b == TensorType::kQ4_0 || b == TensorType::kQ8_0) ? 32 : 1;
 }
 
 int64_t tensor_type_block_bytes(TensorType t) noexcept {
-  switch (t) {
+  switch (block_type(t)) {
     case TensorType::kF32: return 4;
     case TensorType::kF16: case TensorType::kBF16: return 2;
     case TensorType::kQ4_0: return 18;
     case TensorType::kQ8_0: return 34;
+    default: return 0;
   }
-  return 0;
+}
+
+uint64_t tensor_bytes(TensorType t, const std::vector<uint64_t>& ne) noexcept {
+  uint64_t rows = 1;
+  for (size_t i = 1; i < ne.size(); ++i) rows *= ne[i];
+  if (is_row_interleaved(t)) rows = (rows + kInterleavedRows - 1) / kInterleavedRows * kInterleavedRows;
+  return ne.empty() ? 0 : tensor_row_bytes(t, ne[0]) * rows;
 }
 
 uint64_t tensor_row_bytes(TensorType t, uint64_t elems) noexcept {
@@ -293,6 +313,16 @@ void File::prefetch() const {
   }
 }
 
+void File::populate(const uint8_t* p, uint64_t n) const {
+#ifndef MADV_POPULATE_READ
+  constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14; older kernels answer EINVAL: no harm
+#endif
+  if (!mapped_ || p < base_ || n > size_ || p - base_ > static_cast<std::ptrdiff_t>(size_ - n)) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) / page * page;
+  ::madvise(reinterpret_cast<void*>(begin), reinterpret_cast<uintptr_t>(p) + n - begin, MADV_POPULATE_READ);
+}
+
 void File::evict(const uint8_t* p, uint64_t n) const {
   if (!mapped_ || p < base_ || n > size_ || p - base_ > static_cast<std::ptrdiff_t>(size_ - n)) return;
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
@@ -368,15 +398,22 @@ void File::parse() {
     }
     const uint32_t type = c.read<uint32_t>(what + " type");
     switch (type) {
-      case 0: case 1: case 2: case 8: case 30: t.type = static_cast<TensorType>(type); break;
-      default: fail(path_, what + ": unsupported tensor type " + std::to_string(type) + " (supported: F32, F16, BF16, Q8_0, Q4_0)");
+      case 0: case 1: case 2: case 8: case 30: case 1002: case 1008: t.type = static_cast<TensorType>(type); break;
+      default:
+        fail(path_, what + ": unsupported tensor type " + std::to_string(type) +
+                        " (supported: F32, F16, BF16, Q8_0, Q4_0, and this engine's Q8_0_R8, Q4_0_R8)");
+    }
+    if (is_row_interleaved(t.type) && n_dims != 2) {
+      fail(path_, what + ": " + tensor_type_name(t.type) + " with " + std::to_string(n_dims) + " dimensions (it is for matrices only)");
     }
     const auto block = static_cast<uint64_t>(tensor_type_block_elems(t.type));
     if (t.ne[0] % block != 0) {
       fail(path_, what + ": ne[0] = " + std::to_string(t.ne[0]) + " is not a multiple of the " +
                       tensor_type_name(t.type) + " block size " + std::to_string(block));
     }
-    t.bytes = tensor_row_bytes(t.type, t.ne[0]) * (elems / t.ne[0]);
+    // elems <= 2^40 and a block is at most 34 bytes per 32 elements (4 per element for F32), so
+    // the byte count, padding rows included, cannot overflow.
+    t.bytes = tensor_bytes(t.type, t.ne);
     t.offset = c.read<uint64_t>(what + " offset");
     if (t.offset % alignment_ != 0) {
       fail(path_, what + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment_));

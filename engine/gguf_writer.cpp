@@ -108,12 +108,15 @@ uint64_t Writer::add_tensor(std::string name, TensorType type, std::vector<uint6
   t.name = std::move(name);
   t.type = type;
   t.ne = std::move(ne);
+  if (is_row_interleaved(type) && t.ne.size() != 2) {
+    throw Error(ErrorCode::kInvalidArgument, path_ + ": tensor " + t.name + ": " + tensor_type_name(type) + " is for matrices only");
+  }
   if (t.ne.empty() || t.ne[0] % static_cast<uint64_t>(tensor_type_block_elems(type)) != 0) {
     throw Error(ErrorCode::kInvalidArgument, path_ + ": tensor " + t.name + ": row of " +
                                                  (t.ne.empty() ? std::string("0") : std::to_string(t.ne[0])) +
                                                  " elements cannot be stored as " + tensor_type_name(type));
   }
-  t.bytes = tensor_row_bytes(type, t.ne[0]) * (t.elements() / t.ne[0]);
+  t.bytes = tensor_bytes(type, t.ne);
   t.offset = align_up(data_size_, alignment_);
   data_size_ = t.offset + t.bytes;
   tensors_.push_back(std::move(t));

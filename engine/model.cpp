@@ -65,25 +65,8 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   LoadOptions resolved = options;
   if (resolved.threads == 0) resolved.threads = physical_cores();
   if (resolved.context == 0) resolved.context = std::min<int64_t>(4096, loaded.config.context_length);
-  // The weights are repacked for the kernels while this thread builds the tokenizer: the two
-  // touch different parts of `loaded`.
-  // Packing is an optimization: if memory or a thread cannot be had, the GGUF rows serve.
-  auto pack = [&]() noexcept {
-    try {
-      pack_weights(loaded, *kernels, resolved.threads);
-    } catch (const std::exception&) {
-    }
-  };
   std::optional<tokenizer::Tokenizer> tok;
-  {
-    std::jthread packer;
-    try {
-      packer = std::jthread(pack);
-    } catch (const std::system_error&) {
-      pack();
-    }
-    tok.emplace(loaded.vocab);
-  }
+  prepare_weights(loaded, *kernels, resolved.threads, options.prefetch, [&] { tok.emplace(loaded.vocab); });
 
   ModelInfo info;
   info.path = path;

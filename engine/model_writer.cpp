@@ -5,6 +5,7 @@
 
 #include "engine/tensor_codec.hpp"
 #include "engine/vocab_gguf.hpp"
+#include "kernels/kernels.hpp"
 #include "qwenedge/error.hpp"
 
 namespace qwenedge {
@@ -34,11 +35,18 @@ WeightType default_embedding_type(WeightType type, std::optional<WeightType> ask
   return asked.value_or(type == WeightType::kQ4_0 ? WeightType::kQ8_0 : type);
 }
 
-std::vector<TensorPlan> qwen2_tensor_plan(const ModelConfig& c, WeightType type, WeightType embed_type) {
+std::vector<TensorPlan> qwen2_tensor_plan(const ModelConfig& c, WeightType type, WeightType embed_type,
+                                          bool interleaved) {
   const int64_t D = c.hidden, F = c.ffn, V = c.vocab_size, Q = c.q_dim(), KV = c.kv_dim();
   auto as = [](WeightType t, int64_t cols) { return to_tensor_type(is_block(t) && cols % 32 != 0 ? WeightType::kF16 : t); };
   auto matrix = [&](std::string name, std::string hf, int64_t rows, int64_t cols, WeightType t) {
-    return TensorPlan{std::move(name), std::move(hf), rows, cols, true, false, as(t, cols)};
+    gguf::TensorType stored = as(t, cols);
+    const bool multiplied = name != "token_embd.weight" || c.tied_embeddings;
+    if (interleaved && multiplied) {
+      if (stored == gguf::TensorType::kQ8_0) stored = gguf::TensorType::kQ8_0_R8;
+      if (stored == gguf::TensorType::kQ4_0) stored = gguf::TensorType::kQ4_0_R8;
+    }
+    return TensorPlan{std::move(name), std::move(hf), rows, cols, true, false, stored};
   };
   auto vector = [](std::string name, std::string hf, int64_t n, bool norm) {
     return TensorPlan{std::move(name), std::move(hf), 1, n, false, norm, gguf::TensorType::kF32};
@@ -87,11 +95,15 @@ ConvertSummary write_qwen2_gguf(const std::string& out_path, const ModelMetadata
     }
 
     std::vector<float> staging;
-    std::vector<uint8_t> encoded;
+    std::vector<uint8_t> encoded, interleaved;
     for (size_t i = 0; i < plan.size(); ++i) {
       const TensorPlan& p = plan[i];
       const auto row_bytes = gguf::tensor_row_bytes(p.type, static_cast<uint64_t>(p.cols));
-      const int64_t chunk_rows = std::max<int64_t>(1, kChunkValues / p.cols);
+      const bool groups = gguf::is_row_interleaved(p.type);
+      const auto group = static_cast<int64_t>(gguf::kInterleavedRows);
+      // Interleaved chunks are whole groups of rows, so they pack independently.
+      int64_t chunk_rows = std::max<int64_t>(1, kChunkValues / p.cols);
+      if (groups) chunk_rows = std::max(group, chunk_rows / group * group);
       for (int64_t r = 0; r < p.rows; r += chunk_rows) {
         const int64_t n = std::min(chunk_rows, p.rows - r);
         staging.resize(static_cast<size_t>(n * p.cols));
@@ -102,10 +114,20 @@ ConvertSummary write_qwen2_gguf(const std::string& out_path, const ModelMetadata
         // Rows encode independently: in parallel, to the same bytes.
 #pragma omp parallel for schedule(static)
         for (int64_t j = 0; j < n; ++j) encode_rows(p.type, st + j * p.cols, 1, p.cols, en + static_cast<uint64_t>(j) * row_bytes);
-        w.write_tensor_data(p.name, encoded.data(), encoded.size());
+        if (!groups) {
+          w.write_tensor_data(p.name, encoded.data(), encoded.size());
+          continue;
+        }
+        const auto kt = p.type == gguf::TensorType::kQ8_0_R8 ? kernels::WeightType::kQ8_0 : kernels::WeightType::kQ4_0;
+        const kernels::Matrix rows{kt, n, p.cols, encoded.data(), nullptr};
+        interleaved.resize(static_cast<size_t>(kernels::packed_matrix_bytes(rows)));
+        kernels::pack_matrix(rows, 0, n, interleaved.data());
+        w.write_tensor_data(p.name, interleaved.data(), interleaved.size());
       }
+      std::vector<uint64_t> ne{static_cast<uint64_t>(p.cols)};
+      if (p.matrix) ne.push_back(static_cast<uint64_t>(p.rows));
       summary.parameters += static_cast<uint64_t>(p.rows * p.cols);
-      summary.tensor_bytes += static_cast<uint64_t>(p.rows) * row_bytes;
+      summary.tensor_bytes += gguf::tensor_bytes(p.type, ne);
       ++summary.tensors;
       if (on_progress) {
         on_progress({static_cast<int64_t>(i + 1), static_cast<int64_t>(plan.size()), p.name, gguf::tensor_type_name(p.type)});

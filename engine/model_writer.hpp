@@ -32,7 +32,10 @@ WeightType default_embedding_type(WeightType type, std::optional<WeightType> ask
 
 // Every tensor of a qwen2 model in file order. Matrices get `type` (the embedding and output
 // `embed_type`), falling back to F16 where a row is not whole blocks; norms and biases F32.
-std::vector<TensorPlan> qwen2_tensor_plan(const ModelConfig& c, WeightType type, WeightType embed_type);
+// `interleaved`: the Q8_0 / Q4_0 matrices that are multiplied by (all but an untied embedding
+// table, which is only looked up) get the row-interleaved types Q8_0_R8 / Q4_0_R8.
+std::vector<TensorPlan> qwen2_tensor_plan(const ModelConfig& c, WeightType type, WeightType embed_type,
+                                          bool interleaved = false);
 
 struct ModelMetadata {
   ModelConfig config;

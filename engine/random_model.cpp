@@ -71,7 +71,7 @@ ConvertSummary write_random_model(const std::string& out_path, const RandomModel
   meta.type = opt.type;
   meta.embed_type = default_embedding_type(opt.type, opt.embedding_type);
   meta.name = opt.name;
-  const std::vector<TensorPlan> plan = qwen2_tensor_plan(meta.config, meta.type, meta.embed_type);
+  const std::vector<TensorPlan> plan = qwen2_tensor_plan(meta.config, meta.type, meta.embed_type, opt.interleaved);
 
   // Norm weights are 1; everything else ~N(0, stddev), one independent stream per row.
   const RowSource random = [&](size_t index, int64_t first_row, int64_t n_rows, float* out) {

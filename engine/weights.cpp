@@ -2,6 +2,7 @@
 
 #include "engine/tensor_codec.hpp"
 #include "engine/vocab_gguf.hpp"
+#include "kernels/kernels.hpp"
 #include "qwenedge/error.hpp"
 
 namespace qwenedge {
@@ -29,12 +30,15 @@ class Binder {
 
   WeightView matrix(const std::string& name, int64_t rows, int64_t cols) {
     const gguf::TensorInfo& t = find(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)});
-    return {t.type, rows, cols, gguf::tensor_row_bytes(t.type, static_cast<uint64_t>(cols)), m_.file.tensor_data(t)};
+    const gguf::TensorType type = gguf::block_type(t.type);
+    const uint64_t row_bytes = gguf::tensor_row_bytes(type, static_cast<uint64_t>(cols));
+    if (gguf::is_row_interleaved(t.type)) return {type, rows, cols, row_bytes, nullptr, m_.file.tensor_data(t)};
+    return {type, rows, cols, row_bytes, m_.file.tensor_data(t), nullptr};
   }
 
   // 1-D tensors are small: decode them once to fp32 whatever their stored type.
   const float* vector(const std::string& name, int64_t n) {
-    const gguf::TensorInfo& t = find(name, {static_cast<uint64_t>(n)});
+    const gguf::TensorInfo& t = find(name, {static_cast<uint64_t>(n)});  // 1-D: never interleaved
     std::vector<float>& v = m_.vectors.emplace_back(static_cast<size_t>(n));
     decode_row(t.type, m_.file.tensor_data(t), n, v.data());
     return v.data();
@@ -54,8 +58,19 @@ kernels::Matrix as_matrix(const WeightView& w) {
     case gguf::TensorType::kBF16: type = kernels::WeightType::kBF16; break;
     case gguf::TensorType::kQ8_0: type = kernels::WeightType::kQ8_0; break;
     case gguf::TensorType::kQ4_0: type = kernels::WeightType::kQ4_0; break;
+    case gguf::TensorType::kQ8_0_R8:
+    case gguf::TensorType::kQ4_0_R8: break;  // views hold the block type (Binder::matrix)
   }
   return {type, w.rows, w.cols, w.data, w.packed};
+}
+
+void decode_weight_row(const WeightView& w, int64_t r, float* out) {
+  // The packed copy first: once it is made, the file's rows are dropped from memory.
+  if (w.packed != nullptr) {
+    kernels::unpack_row(as_matrix(w), r, out);
+  } else {
+    decode_row(w.type, w.row(r), w.cols, out);
+  }
 }
 
 LoadedModel load_model(const std::string& path) {

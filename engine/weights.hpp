@@ -15,7 +15,10 @@
 namespace qwenedge {
 
 // A row-major matrix stored in a GGUF tensor type; row r starts at data + r * row_bytes.
-// `packed`: the same matrix in the kernels' interleaved layout, when packed at load.
+// `packed`: the same matrix in the kernels' interleaved layout (kernels/pack.hpp), when packed
+// at load or stored so in the file (a Q8_0_R8 / Q4_0_R8 tensor: `type` is then its block type).
+// At least one of the two is set; a file stored packed has no rows (`data` null) until
+// pack_weights() unpacks them for kernels that need rows.
 struct WeightView {
   gguf::TensorType type = gguf::TensorType::kF32;
   int64_t rows = 0;
@@ -28,6 +31,8 @@ struct WeightView {
 
 // The view as the kernels take it.
 kernels::Matrix as_matrix(const WeightView& w);
+// Row r of w as fp32, the same values from either copy (the packed one when there is one).
+void decode_weight_row(const WeightView& w, int64_t r, float* out);
 
 struct LayerWeights {
   const float* attn_norm;  // [D]
@@ -60,7 +65,8 @@ struct LoadedModel {
   tokenizer::Vocab vocab;
   ModelWeights weights;
   std::vector<std::vector<float>> vectors;  // owned fp32 copies of norms and biases
-  PackedBuffer packed;                       // interleaved copies of the matrices (packed_weights.hpp)
+  WeightBuffer packed;                       // interleaved copies of the matrices (packed_weights.hpp)
+  WeightBuffer rows;                         // GGUF rows of matrices the file stores interleaved
 };
 
 // Opens, validates and maps a qwen2 GGUF file: config from metadata, every tensor by name with

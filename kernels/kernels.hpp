@@ -64,6 +64,9 @@ int64_t packed_matrix_bytes(const Matrix& w) noexcept;
 // Packs rows [row_begin, row_end) into `packed` (the whole matrix's buffer; row_begin a multiple
 // of kPackedRows), so several threads can each pack a share of one matrix.
 void pack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* packed) noexcept;
+// The inverse: rows [row_begin, row_end) of w.packed back to GGUF rows, row r at
+// rows + (r - row_begin) * row_bytes (for kernels that read rows, from a file stored packed).
+void unpack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* rows) noexcept;
 // Row r of a packed matrix as fp32, equal to dequantizing the GGUF row (embedding lookups in a
 // tied head, so the file's copy of the table need not stay in memory).
 void unpack_row(const Matrix& w, int64_t r, float* y) noexcept;

@@ -51,6 +51,26 @@ void pack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* p
   }
 }
 
+void unpack_matrix(const Matrix& w, int64_t row_begin, int64_t row_end, uint8_t* rows) noexcept {
+  const int64_t group_bytes = packed_group_bytes(w.type, w.cols, kPackedRows);
+  const int64_t quant_stride = packed_quant_bytes(w.type, kPackedRows);
+  const int64_t rb = row_bytes(w.type, w.cols);
+  const bool q8 = w.type == WeightType::kQ8_0;
+  const int steps = q8 ? 8 : 4;
+  const int64_t block_bytes = q8 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const auto* group = static_cast<const uint8_t*>(w.packed) + r / kPackedRows * group_bytes;
+    const int64_t lane = r % kPackedRows;
+    const uint16_t* scales = packed_scales(group, w.type, w.cols, kPackedRows);
+    uint8_t* out = rows + (r - row_begin) * rb;
+    for (int64_t b = 0; b < w.cols / kBlockSize; ++b) {
+      uint8_t* blk = out + b * block_bytes;
+      std::memcpy(blk, &scales[b * kPackedRows + lane], 2);
+      for (int s = 0; s < steps; ++s) std::memcpy(blk + 2 + 4 * s, group + b * quant_stride + (s * kPackedRows + lane) * 4, 4);
+    }
+  }
+}
+
 void unpack_row(const Matrix& w, int64_t r, float* y) noexcept {
   const auto* group = static_cast<const uint8_t*>(w.packed) +
                       r / kPackedRows * packed_group_bytes(w.type, w.cols, kPackedRows);

@@ -3,6 +3,7 @@
 #   scripts/run.sh                                  downloads Qwen2.5-0.5B-Instruct (once), converts it to Q8_0
 #   QWEN_MODEL=/path/to/model.gguf scripts/run.sh   a qwen2 GGUF file
 #   QWEN_MODEL=/path/to/hf-dir scripts/run.sh       a Hugging Face folder, converted once to Q8_0 and cached
+#                                                   (row-interleaved on x86: no repack at load)
 # Extra arguments go to qwen-cli (e.g. scripts/run.sh --system "Be brief." --stats).
 # Environment: QWENEDGE_CACHE (default ~/.cache/qwenedge), QWENEDGE_BUILD_DIR (default build),
 # QWENEDGE_OFFLINE=1 (never download).
@@ -69,9 +70,13 @@ fi
 [ -e "$model" ] || no_model "QWEN_MODEL=$model does not exist"
 if [ -d "$model" ]; then
   mkdir -p "$cache"
-  gguf="$cache/$(basename "$(realpath "$model")").q8_0.gguf"
+  # On x86 the cached file is stored row-interleaved, the layout the kernels read: it loads
+  # without a repack (docs/KERNELS.md). Elsewhere the plain GGUF layout serves.
+  layout=() suffix=q8_0
+  if [ "$(uname -m)" = x86_64 ]; then layout=(--interleaved) suffix=q8_0.il; fi
+  gguf="$cache/$(basename "$(realpath "$model")").$suffix.gguf"
   if [ ! -s "$gguf" ] || [ "$model/model.safetensors" -nt "$gguf" ]; then
-    "$build/tools/qwen-convert" "$model" "$gguf" --type q8_0 >&2
+    "$build/tools/qwen-convert" "$model" "$gguf" --type q8_0 "${layout[@]}" >&2
   fi
   model=$gguf
 fi

@@ -28,6 +28,10 @@ struct ConvertOptions {
   // the most quantization-sensitive matrix.
   std::optional<WeightType> embedding_type;
   std::string name;  // general.name; empty: not written
+  // Store the Q8_0 / Q4_0 matrices the forward pass multiplies by in this engine's row-interleaved
+  // types (Q8_0_R8 / Q4_0_R8, docs/FILE_FORMAT.md): on x86 the model then loads without being
+  // repacked. Other GGUF readers reject such files.
+  bool interleaved = false;
   std::function<void(const ConvertProgress&)> on_progress;  // called after each tensor
 };
 

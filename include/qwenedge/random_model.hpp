@@ -35,6 +35,7 @@ struct RandomModelOptions {
   // Directory with tokenizer.json, tokenizer_config.json and (optional) generation_config.json.
   std::string tokenizer_dir;
   std::string name = "random";  // general.name
+  bool interleaved = false;     // as ConvertOptions::interleaved
   std::function<void(const ConvertProgress&)> on_progress;  // called after each tensor
 };
 

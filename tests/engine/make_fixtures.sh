@@ -29,6 +29,12 @@ $convert "$out/hf/tiny-f32-sharded" "$out/tiny-f32-sharded.f32.gguf" --type f32 
 $convert "$out/hf/tiny-bf16" "$out/tiny-bf16.bf16.gguf" --type bf16 --quiet
 $convert "$out/hf/tiny-bf16-sharded" "$out/tiny-bf16-sharded.bf16.gguf" --type bf16 --quiet
 $convert "$out/hf/tiny-f32" "$out/tiny-f32.q8_0.again.gguf" --type q8_0 --quiet
+# Row-interleaved twins (Q8_0_R8 / Q4_0_R8) of block-quantized files.
+for m in tiny-f32 tiny-untied; do
+  for t in q8_0 q4_0; do
+    $convert "$out/hf/$m" "$out/$m.$t.il.gguf" --type "$t" --interleaved --quiet
+  done
+done
 
 # Reference logits [80, V] from the Hugging Face weights, and from each quantized file's own
 # dequantized weights.
@@ -45,6 +51,7 @@ if [ -f "$shared/models/tiny-qwen2-kjv/model.safetensors" ]; then
   for t in f32 bf16 q8_0 q4_0; do
     $convert "$shared/models/tiny-qwen2-kjv" "$out/kjv.$t.gguf" --type "$t" --quiet
   done
+  $convert "$shared/models/tiny-qwen2-kjv" "$out/kjv.q4_0.il.gguf" --type q4_0 --interleaved --quiet
 else
   echo "make_fixtures: $shared/models/tiny-qwen2-kjv not found; the kjv tests will be skipped"
 fi

@@ -268,6 +268,14 @@ TEST_CASE("GGUF: bad tensor infos", "[gguf][bad-input]") {
   CHECK_THAT(one_tensor({uint64_t{1} << 32, uint64_t{1} << 32}, 0, 0, 32), Catch::Contains("invalid element count"));
   CHECK_THAT(one_tensor({}, 0, 0, 32), Catch::Contains("dimension count 0"));
   CHECK_THAT(one_tensor({1, 1, 1, 1, 1}, 0, 0, 32), Catch::Contains("dimension count 5"));
+  // Row-interleaved types: matrices only, their last group of 8 rows padded (10 rows -> 16).
+  CHECK(one_tensor({32, 10}, 1008, 0, 16 * 34).empty());
+  CHECK_THAT(one_tensor({32, 10}, 1008, 0, 16 * 34 - 1), Catch::Contains("tensor w: data [0, +544) lies past the end"));
+  CHECK(one_tensor({64, 8}, 1002, 0, 8 * 36).empty());
+  CHECK_THAT(one_tensor({32}, 1008, 0, 64), Catch::Contains("tensor w: Q8_0_R8 with 1 dimensions (it is for matrices only)"));
+  CHECK_THAT(one_tensor({32, 2, 2}, 1002, 0, 512), Catch::Contains("Q4_0_R8 with 3 dimensions"));
+  CHECK_THAT(one_tensor({48, 8}, 1002, 0, 512), Catch::Contains("ne[0] = 48 is not a multiple of the Q4_0_R8 block size 32"));
+  CHECK_THAT(one_tensor({32, 8}, 1001, 0, 512), Catch::Contains("unsupported tensor type 1001"));
 
   SECTION("overlapping tensors") {
     Bytes b;
@@ -285,6 +293,7 @@ TEST_CASE("GGUF writer refuses misuse", "[gguf]") {
   const std::string path = tmp_path("misuse.gguf");
   gguf::Writer w(path);
   CHECK_THROWS_AS(w.add_tensor("q", TensorType::kQ4_0, {33}), Error);
+  CHECK_THROWS_AS(w.add_tensor("r", TensorType::kQ8_0_R8, {32}), Error);  // matrices only
   w.add_tensor("a", TensorType::kF32, {4});
   w.add_tensor("b", TensorType::kF32, {4});
   const float x[4] = {};

@@ -104,6 +104,12 @@ void check_case(const Case& c, uint32_t seed) {
           unpack_row(pm, r, row.data());
           REQUIRE(row == dequantized_row(tm.m, r));
         }
+        // And the rows unpacked (for a file stored packed) are the GGUF bytes, in two parts.
+        const int64_t rb = row_bytes(c.type, c.cols);
+        std::vector<uint8_t> rows(static_cast<size_t>(c.rows * rb), 0xee);
+        unpack_matrix(pm, 0, c.rows / 3, rows.data());
+        unpack_matrix(pm, c.rows / 3, c.rows, rows.data() + c.rows / 3 * rb);
+        REQUIRE(std::memcmp(rows.data(), tm.m.data, rows.size()) == 0);
         if (c.row_begin % kPackedRows == 0) pm.data = other.m.data;
       }
       std::vector<float> yp(static_cast<size_t>(c.n_tokens * ldy), kSentinel);

@@ -8,17 +8,19 @@ cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 export QWENEDGE_BUILD_DIR=$build QWENEDGE_CACHE=$cache QWENEDGE_OFFLINE=1
 pass=0 fail=0
+cached=$cache/tiny-bf16.q8_0.gguf
+[ "$(uname -m)" = x86_64 ] && cached=$cache/tiny-bf16.q8_0.il.gguf  # stored row-interleaved there
 check() { local name=$1; shift; if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fail=$((fail + 1)); fi; }
 
 out=$(printf 'hello\n/exit\n' | QWEN_MODEL="$build/fixtures/hf/tiny-bf16" "$src/scripts/run.sh" -n 4 --temp 0 --stats 2>&1; echo "rc=$?")
 check "hf folder: exit 0" grep -q "rc=0" <<<"$out"
-check "hf folder: converted into the cache" test -s "$cache/tiny-bf16.q8_0.gguf"
+check "hf folder: converted into the cache" test -s "$cached"
 check "hf folder: answered with stats" grep -q "TTFT" <<<"$out"
-stamp=$(stat -c %Y "$cache/tiny-bf16.q8_0.gguf")
+stamp=$(stat -c %Y "$cached")
 sleep 1
 out=$(printf '/exit\n' | QWEN_MODEL="$build/fixtures/hf/tiny-bf16" "$src/scripts/run.sh" 2>&1; echo "rc=$?")
 check "hf folder again: exit 0" grep -q "rc=0" <<<"$out"
-check "hf folder again: cached file reused" test "$(stat -c %Y "$cache/tiny-bf16.q8_0.gguf")" = "$stamp"
+check "hf folder again: cached file reused" test "$(stat -c %Y "$cached")" = "$stamp"
 
 out=$(printf 'hi\n' | QWEN_MODEL="$build/fixtures/tiny-f32.q4_0.gguf" "$src/scripts/run.sh" -n 3 --temp 0 2>&1; echo "rc=$?")
 check "gguf: exit 0" grep -q "rc=0" <<<"$out"

@@ -9,7 +9,7 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: qwen-convert HF_DIR OUT.gguf [--type TYPE] [--embed-type TYPE] [--name NAME] [--quiet]
+constexpr const char* kUsage = R"(usage: qwen-convert HF_DIR OUT.gguf [--type TYPE] [--embed-type TYPE] [--interleaved] [--name NAME] [--quiet]
 
 Converts a Hugging Face Qwen2 checkpoint (config.json, model.safetensors or sharded
 model-*.safetensors with model.safetensors.index.json, tokenizer.json, tokenizer_config.json,
@@ -19,6 +19,9 @@ generation_config.json) into a GGUF v3 model file.
                      Norms and biases are always f32.
   --embed-type TYPE  token embedding / tied output matrix (default: same as --type,
                      except q4_0, which keeps the embedding in q8_0)
+  --interleaved      store the q8_0 / q4_0 matrices that are multiplied by in this engine's
+                     row-interleaved types (Q8_0_R8 / Q4_0_R8): on x86 the model loads
+                     without a repack (faster first token). Only qwenedge reads such files.
   --name NAME        general.name written into the file
   --quiet            no progress and no summary
   -h, --help         this text
@@ -42,6 +45,8 @@ int main(int argc, char** argv) {
         return 0;
       } else if (a == "--type") {
         opt.type = qwenedge::parse_weight_type(value());
+      } else if (a == "--interleaved") {
+        opt.interleaved = true;
       } else if (a == "--embed-type") {
         opt.embedding_type = qwenedge::parse_weight_type(value());
       } else if (a == "--name") {

@@ -73,12 +73,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.alignment), static_cast<unsigned long long>(s.file_bytes));
     std::printf("metadata (%zu keys)\n", s.metadata.size());
     for (const auto& m : s.metadata) std::printf("  %-45s %-14s %s\n", m.key.c_str(), m.type.c_str(), m.value.c_str());
-    std::printf("\ntensors (%zu)\n  %-28s %-5s %-18s %14s %14s\n", s.tensors.size(), "name", "type", "shape", "offset", "bytes");
+    std::printf("\ntensors (%zu)\n  %-28s %-7s %-18s %14s %14s\n", s.tensors.size(), "name", "type", "shape", "offset", "bytes");
     uint64_t total = 0;
     for (const auto& t : s.tensors) {
       std::string shape;
       for (size_t i = 0; i < t.shape.size(); ++i) shape += (i ? " x " : "") + std::to_string(t.shape[i]);
-      std::printf("  %-28s %-5s %-18s %14llu %14llu\n", t.name.c_str(), t.type.c_str(), shape.c_str(),
+      std::printf("  %-28s %-7s %-18s %14llu %14llu\n", t.name.c_str(), t.type.c_str(), shape.c_str(),
                   static_cast<unsigned long long>(t.offset), static_cast<unsigned long long>(t.bytes));
       total += t.bytes;
     }

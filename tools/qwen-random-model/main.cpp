@@ -28,6 +28,7 @@ the real tokenizer and generation defaults. The default shape is Qwen2.5-0.5B-In
   --ffn N              feed-forward size (default 4864)
   --context N          context length (default 32768)
   --untied             write a separate output.weight
+  --interleaved        row-interleaved q8_0 / q4_0 matrices, as qwen-convert --interleaved
   --quiet              no progress and no summary
   -h, --help           this text
 )";
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
         return 0;
       } else if (a == "--type") {
         opt.type = qwenedge::parse_weight_type(value());
+      } else if (a == "--interleaved") {
+        opt.interleaved = true;
       } else if (a == "--embed-type") {
         opt.embedding_type = qwenedge::parse_weight_type(value());
       } else if (a == "--seed") {
