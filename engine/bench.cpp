@@ -108,11 +108,11 @@ struct Instance {
 
 // Loads as Model::load does: mapped, validated, the weights repacked for the kernels (or, read in
 // place, mapped in) while the tokenizer is built.
-std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_prompt, int64_t context, int threads) {
+std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_chunk, int64_t context, int threads) {
   auto inst = std::make_unique<Instance>(Instance{load_model(path), {}, nullptr, nullptr, {}});
   inst->model.file.prefetch();
   prepare_weights(inst->model, kernels::active_kernels(), threads, true, [&] { inst->tokenizer.emplace(inst->model.vocab); });
-  inst->forward = std::make_unique<Forward>(inst->model, std::max<int64_t>(1, max_prompt));
+  inst->forward = std::make_unique<Forward>(inst->model, std::max<int64_t>(1, max_chunk));
   inst->cache = std::make_unique<KvCache>(inst->model.config, context);
   inst->logits.resize(static_cast<size_t>(inst->model.config.vocab_size));
   return inst;
@@ -133,18 +133,40 @@ std::vector<int32_t> prompt_tokens(int n, int64_t vocab) {
 // Decode steps run before each thread count's first row, so its workers are up and warm.
 constexpr int kWarmupSteps = 4;
 
-// One prefill of `tokens` from an empty cache; returns ms.
-double prefill(Instance& in, const std::vector<int32_t>& tokens, int threads) {
-  in.cache->resize(0);
+// The KV cache of an instance holds positions [0, valid) of the fill prompt (bench_tokens of the
+// deepest depth); rows at depth d start from cache size d and overwrite what follows.
+struct Depth {
+  std::vector<int32_t> tokens;  // the fill prompt
+  int64_t valid = 0;
+};
+
+// Makes positions [0, d) of the cache the fill prompt's, prefilling what a shallower row
+// overwrote (not timed).
+void fill_to(Instance& in, Depth& depth, int64_t d, int threads) {
+  if (d <= depth.valid) return;
+  in.cache->resize(depth.valid);
+  const std::span<const int32_t> rest(depth.tokens.data() + depth.valid, static_cast<size_t>(d - depth.valid));
+  const SequenceStep step{in.cache.get(), rest, nullptr, false};
+  in.forward->run(std::span<const SequenceStep>(&step, 1), threads);
+  depth.valid = d;
+}
+
+// One prefill of `tokens` on top of the first `d` positions; returns ms.
+double prefill(Instance& in, Depth& depth, int64_t d, const std::vector<int32_t>& tokens, int threads) {
+  fill_to(in, depth, d, threads);
+  in.cache->resize(d);
+  depth.valid = d;
   const SequenceStep step{in.cache.get(), tokens, in.logits.data(), false};
   const auto t0 = Clock::now();
   in.forward->run(std::span<const SequenceStep>(&step, 1), threads);
   return ms_since(t0);
 }
 
-// `n` decode steps from an empty cache, each feeding back the argmax; returns ms.
-double decode(Instance& in, int n, int threads) {
-  in.cache->resize(0);
+// `n` decode steps on top of the first `d` positions, each feeding back the argmax; returns ms.
+double decode(Instance& in, Depth& depth, int64_t d, int n, int threads) {
+  fill_to(in, depth, d, threads);
+  in.cache->resize(d);
+  depth.valid = d;
   int32_t tok = 151643 % static_cast<int32_t>(in.model.config.vocab_size);
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
@@ -178,6 +200,8 @@ void check_options(const BenchOptions& o) {
   for (int p : o.prompt_lengths) if (p < 1 || p > 65536) bad("prompt length " + std::to_string(p) + " is not in [1, 65536]");
   for (int n : o.decode_lengths) if (n < 1 || n > 65536) bad("decode length " + std::to_string(n) + " is not in [1, 65536]");
   if (o.prompt_lengths.empty() && o.decode_lengths.empty()) bad("nothing to measure (no -p and no -n)");
+  if (o.depths.empty()) bad("no depths");
+  for (int d : o.depths) if (d < 0 || d > 65536) bad("depth " + std::to_string(d) + " is not in [0, 65536]");
   if (o.bandwidth_bytes < 0) bad("negative bandwidth buffer size");
 }
 
@@ -234,16 +258,25 @@ BenchReport run_bench(const BenchOptions& o) {
   const int max_p = o.prompt_lengths.empty() ? 0 : *std::max_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
   const int min_p = o.prompt_lengths.empty() ? 1 : *std::min_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
   const int max_n = o.decode_lengths.empty() ? 0 : *std::max_element(o.decode_lengths.begin(), o.decode_lengths.end());
-  rep.context = std::max({max_p, max_n, kWarmupSteps}) + 1;
+  const int max_d = *std::max_element(o.depths.begin(), o.depths.end());
+  rep.context = max_d + std::max({max_p, max_n, kWarmupSteps}) + 1;
+  // Prefill chunks: the longest prompt, and at least 512 tokens for filling deep caches.
+  const int max_chunk = std::max(max_p, std::min(max_d, 512));
   rep.first_token_prompt = min_p;
   rep.first_token_threads = max_threads;
 
   warm_page_cache(o.model_path);
 
-  // Row order: every ppN then every tgN, per thread count.
+  // Row order: every ppN then every tgN, per depth (deepest first: the shallower rows then never
+  // need the cache refilled), per thread count.
+  std::vector<int> depths = o.depths;
+  std::sort(depths.rbegin(), depths.rend());
+  depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
   for (int t : o.threads) {
-    for (int p : o.prompt_lengths) rep.rows.push_back({"pp" + std::to_string(p), t, p, {}, {}, 0.0, 0.0});
-    for (int n : o.decode_lengths) rep.rows.push_back({"tg" + std::to_string(n), t, n, {}, {}, 0.0, 0.0});
+    for (int d : depths) {
+      for (int p : o.prompt_lengths) rep.rows.push_back({"pp" + std::to_string(p), t, p, d, {}, {}, 0.0, 0.0});
+      for (int n : o.decode_lengths) rep.rows.push_back({"tg" + std::to_string(n), t, n, d, {}, {}, 0.0, 0.0});
+    }
   }
   std::vector<std::vector<double>> row_ms(rep.rows.size());
   std::vector<std::vector<double>> bw(o.threads.size());
@@ -263,11 +296,12 @@ BenchReport run_bench(const BenchOptions& o) {
     }
     // Load to first token: a fresh load each repetition (warm page cache).
     const auto t0 = Clock::now();
-    std::unique_ptr<Instance> in = load_instance(o.model_path, max_p, rep.context, max_threads);
+    std::unique_ptr<Instance> in = load_instance(o.model_path, max_chunk, rep.context, max_threads);
     load_ms.push_back(ms_since(t0));
+    Depth depth{prompt_tokens(max_d, in->model.config.vocab_size), 0};
     {
       const std::vector<int32_t> p = prompt_tokens(min_p, in->model.config.vocab_size);
-      prefill(*in, p, max_threads);
+      prefill(*in, depth, 0, p, max_threads);
       volatile int32_t first = argmax(in->logits.data(), in->model.config.vocab_size);
       (void)first;
       first_ms.push_back(ms_since(t0));
@@ -285,13 +319,15 @@ BenchReport run_bench(const BenchOptions& o) {
     }
     for (size_t i = 0; i < rep.rows.size(); ++i) {
       BenchRow& row = rep.rows[i];
-      if (i == 0 || rep.rows[i - 1].threads != row.threads) decode(*in, kWarmupSteps, row.threads);  // spin the team up
+      if (i == 0 || rep.rows[i - 1].threads != row.threads) {
+        decode(*in, depth, depth.valid, kWarmupSteps, row.threads);  // spin the team up
+      }
       const bool pp = row.test[0] == 'p';
-      const double ms = pp ? prefill(*in, prompt_tokens(row.tokens, in->model.config.vocab_size), row.threads)
-                           : decode(*in, row.tokens, row.threads);
+      const double ms = pp ? prefill(*in, depth, row.depth, prompt_tokens(row.tokens, in->model.config.vocab_size), row.threads)
+                           : decode(*in, depth, row.depth, row.tokens, row.threads);
       row_ms[i].push_back(ms);
-      progress("rep " + std::to_string(r + 1) + ": " + row.test + " t" + std::to_string(row.threads) + ": " +
-               std::to_string(1000.0 * row.tokens / ms) + " tok/s");
+      progress("rep " + std::to_string(r + 1) + ": " + row.test + " t" + std::to_string(row.threads) + " d" +
+               std::to_string(row.depth) + ": " + std::to_string(1000.0 * row.tokens / ms) + " tok/s");
     }
     peak_kib = std::max(peak_kib, peak_rss_kib());
   }
@@ -345,15 +381,15 @@ std::string format_bench_table(const BenchReport& r) {
                 static_cast<long long>(r.context),
                 r.peak_rss_mib - static_cast<double>(r.file_bytes + static_cast<uint64_t>(r.kv_cache_bytes)) / mib);
   s << buf;
-  s << "\n| test   | threads |          tok/s |    ms/run | ms/token | % of bandwidth limit |\n"
-       "|--------|--------:|---------------:|----------:|---------:|---------------------:|\n";
+  s << "\n| test   | threads |   depth |          tok/s |    ms/run | ms/token | % of bandwidth limit |\n"
+       "|--------|--------:|--------:|---------------:|----------:|---------:|---------------------:|\n";
   for (const BenchRow& row : r.rows) {
     char pct[64] = "";
     if (row.limit_tokens_per_s > 0.0) {
       std::snprintf(pct, sizeof pct, "%.0f%% of %.1f tok/s", 100.0 * row.fraction_of_limit, row.limit_tokens_per_s);
     }
-    std::snprintf(buf, sizeof buf, "| %-6s | %7d | %7.1f ± %4.1f | %9.1f | %8.2f | %20s |\n", row.test.c_str(), row.threads,
-                  row.tokens_per_s.mean, row.tokens_per_s.stddev, row.ms.mean, row.ms.mean / row.tokens, pct);
+    std::snprintf(buf, sizeof buf, "| %-6s | %7d | %7d | %7.1f ± %4.1f | %9.1f | %8.2f | %20s |\n", row.test.c_str(), row.threads,
+                  row.depth, row.tokens_per_s.mean, row.tokens_per_s.stddev, row.ms.mean, row.ms.mean / row.tokens, pct);
     s << buf;
   }
   return s.str();
@@ -384,7 +420,7 @@ std::string format_bench_json(const BenchReport& r) {
   }
   j["rows"] = nlohmann::json::array();
   for (const BenchRow& row : r.rows) {
-    j["rows"].push_back({{"test", row.test}, {"threads", row.threads}, {"tokens", row.tokens},
+    j["rows"].push_back({{"test", row.test}, {"threads", row.threads}, {"tokens", row.tokens}, {"depth", row.depth},
                          {"tokens_per_s", stat(row.tokens_per_s)}, {"ms", stat(row.ms)},
                          {"limit_tokens_per_s", row.limit_tokens_per_s}, {"fraction_of_limit", row.fraction_of_limit}});
   }

@@ -15,6 +15,9 @@ struct BenchOptions {
   std::vector<int> prompt_lengths{16, 128, 512};  // one ppN row each (0 entries: no prefill rows)
   std::vector<int> decode_lengths{128};           // one tgN row each
   std::vector<int> threads{1};                    // every row is measured at each count (distinct)
+  // Context depths: each row is measured again on top of a KV cache already holding that many
+  // positions (0: an empty cache), as a long chat's later turns run.
+  std::vector<int> depths{0};
   int repetitions = 3;                            // samples per row, interleaved across rows
   // Streaming read bandwidth: bytes summed per measurement (0 = skip the measurement).
   int64_t bandwidth_bytes = int64_t{1} << 30;
@@ -31,6 +34,7 @@ struct BenchRow {
   std::string test;          // "pp512", "tg128"
   int threads = 1;
   int tokens = 0;
+  int depth = 0;             // positions already in the KV cache when the row starts
   BenchStat tokens_per_s;
   BenchStat ms;              // wall time of the whole prefill / decode run
   // Decode rows: weight bytes read per token / bandwidth of the same thread count, and what

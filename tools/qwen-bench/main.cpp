@@ -22,6 +22,8 @@ token (load + the shortest prompt), peak resident memory.
   -p, --prompt LIST     prompt lengths, comma-separated (default 16,128,512; "" or 0: none)
   -n, --gen LIST        decode lengths (default 128; "" or 0: none)
   -t, --threads LIST    thread counts (default 1,2)
+  -d, --depth LIST      context depths: each row runs again on a KV cache already holding that
+                        many positions (default 0; e.g. 0,1024,4096 for later turns of a chat)
   -r, --reps N          repetitions (default 3)
   --bandwidth-mib N     bandwidth test buffer in MiB (default 1024; 0: skip)
   --json                print JSON instead of the table
@@ -81,6 +83,10 @@ int main(int argc, char** argv) {
       } else if (a == "-t" || a == "--threads") {
         opt.threads = parse_list(a, value(), 1);
         if (opt.threads.empty()) usage_error(a + " needs at least one thread count");
+      } else if (a == "-d" || a == "--depth") {
+        const std::string v = value();
+        opt.depths = v == "0" ? std::vector<int>{0} : parse_list(a, v, 0);
+        if (opt.depths.empty()) usage_error(a + " needs at least one depth");
       } else if (a == "-r" || a == "--reps") {
         opt.repetitions = parse_int(a, value(), 1, 1000);
       } else if (a == "--bandwidth-mib") {
