@@ -7,6 +7,7 @@
 #include "engine/forward.hpp"
 #include "engine/forward_ref.hpp"
 #include "kernels/isa.hpp"
+#include "forward_util.hpp"
 #include "test_util.hpp"
 
 using namespace qwenedge;
@@ -14,20 +15,14 @@ using namespace qwenedge;
 namespace {
 
 std::vector<float> reference_logits(const LoadedModel& m, const std::vector<int32_t>& ids) {
-  RefKvCache cache(m.config, static_cast<int64_t>(ids.size()));
-  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
-  forward_reference(m, cache, ids, logits.data(), true);
-  return logits;
+  return test::reference_logits(m, ids);
 }
 
 std::vector<float> fast_logits(const LoadedModel& m, const std::vector<int32_t>& ids, const kernels::KernelTable& k,
                                int threads, int64_t chunk) {
-  Forward f(m, chunk, &k);
-  KvCache cache(m.config, static_cast<int64_t>(ids.size()));
-  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
-  const SequenceStep step{&cache, ids, logits.data(), true};
-  f.run(std::span<const SequenceStep>(&step, 1), threads);
-  CHECK(cache.size() == static_cast<int64_t>(ids.size()));
+  int64_t size = 0;
+  std::vector<float> logits = test::fast_logits(m, ids, k, threads, chunk, &size);
+  CHECK(size == static_cast<int64_t>(ids.size()));
   return logits;
 }
 

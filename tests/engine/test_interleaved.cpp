@@ -5,34 +5,15 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/forward.hpp"
-#include "engine/forward_ref.hpp"
-#include "engine/kv_cache.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/kernels.hpp"
 #include "qwenedge/random_model.hpp"
+#include "forward_util.hpp"
 #include "test_util.hpp"
 
 using namespace qwenedge;
 
 namespace {
-
-std::vector<float> logits_of(const LoadedModel& m, const std::vector<int32_t>& ids, const kernels::KernelTable& k,
-                             int threads, int64_t chunk) {
-  Forward f(m, chunk, &k);
-  KvCache cache(m.config, static_cast<int64_t>(ids.size()));
-  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
-  const SequenceStep step{&cache, ids, logits.data(), true};
-  f.run(std::span<const SequenceStep>(&step, 1), threads);
-  return logits;
-}
-
-std::vector<float> reference_of(const LoadedModel& m, const std::vector<int32_t>& ids) {
-  RefKvCache cache(m.config, static_cast<int64_t>(ids.size()));
-  std::vector<float> logits(ids.size() * static_cast<size_t>(m.config.vocab_size));
-  forward_reference(m, cache, ids, logits.data(), true);
-  return logits;
-}
 
 std::vector<const WeightView*> multiplied(const LoadedModel& m) {
   std::vector<const WeightView*> v;
@@ -54,7 +35,7 @@ void check_twins(const std::string& rows_path, const std::string& il_path, const
     const LoadedModel il = load_model(il_path);
     REQUIRE(il.weights.layers[0].w_up.data == nullptr);
     REQUIRE(il.weights.layers[0].w_up.packed != nullptr);
-    CHECK(reference_of(il, ids) == reference_of(rows, ids));
+    CHECK(test::reference_logits(il, ids) == test::reference_logits(rows, ids));
     // Every matrix unpacked is the row-stored file's bytes.
     const std::vector<const WeightView*> a = multiplied(rows), b = multiplied(il);
     for (size_t i = 0; i < a.size(); ++i) {
@@ -89,8 +70,8 @@ void check_twins(const std::string& rows_path, const std::string& il_path, const
       CHECK(il.weights.token_embd.data == il.weights.output.data);
       CHECK(il.weights.token_embd.packed == il.weights.output.packed);
     }
-    CHECK(logits_of(il, ids, k, 2, 512) == logits_of(rows, ids, k, 2, 512));
-    CHECK(logits_of(il, ids, k, 1, 5) == logits_of(rows, ids, k, 1, 5));
+    CHECK(test::fast_logits(il, ids, k, 2, 512) == test::fast_logits(rows, ids, k, 2, 512));
+    CHECK(test::fast_logits(il, ids, k, 1, 5) == test::fast_logits(rows, ids, k, 1, 5));
   }
 }
 

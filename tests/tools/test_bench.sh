@@ -4,12 +4,7 @@
 set -uo pipefail
 bench=$1 fx=$2
 model="$fx/tiny-f32.q8_0.gguf"
-pass=0 fail=0
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fail=$((fail + 1)); fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 out=$("$bench" -m "$model" -p 4 -n 3 -t 1 -d 0,6 -r 1 --bandwidth-mib 8 2>&1; echo "rc=$?")
 check "table run exits 0" contains "$out" "rc=0"
@@ -38,5 +33,4 @@ err=$("$bench" -m "$fx/missing.gguf" -p 2 -n 0 2>&1); rc=$?
 check "missing model: exit 1" test "$rc" = 1
 check "missing model: named" contains "$err" "missing.gguf"
 
-echo "qwen-bench: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -5,12 +5,7 @@
 set -uo pipefail
 cli=$1 inspect=$2 fx=$3
 model="$fx/tiny-f32.q8_0.gguf"
-pass=0 fail=0
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fail=$((fail + 1)); fi
-}
-contains() { grep -qF -- "$2" <<<"$1"; }
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 # One-shot chat, greedy: deterministic, and --stats reports on stderr.
 # (The random tiny model answers mostly in whitespace: keep it, with a sentinel.)
@@ -95,5 +90,4 @@ check "inspect --json is JSON" contains "$json" '"tensors"'
 err=$("$inspect" "$fx/tokens.txt" 2>&1); rc=$?
 check "inspect of a bad file: exit 1" test "$rc" = 1
 
-echo "$pass passed, $fail failed"
-test "$fail" = 0
+finish

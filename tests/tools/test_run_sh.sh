@@ -7,10 +7,9 @@ src=$1 build=$2
 cache=$(mktemp -d)
 trap 'rm -rf "$cache"' EXIT
 export QWENEDGE_BUILD_DIR=$build QWENEDGE_CACHE=$cache QWENEDGE_OFFLINE=1
-pass=0 fail=0
 cached=$cache/tiny-bf16.q8_0.gguf
 [ "$(uname -m)" = x86_64 ] && cached=$cache/tiny-bf16.q8_0.il.gguf  # stored row-interleaved there
-check() { local name=$1; shift; if "$@"; then pass=$((pass + 1)); else echo "FAIL: $name"; fail=$((fail + 1)); fi; }
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 out=$(printf 'hello\n/exit\n' | QWEN_MODEL="$build/fixtures/hf/tiny-bf16" "$src/scripts/run.sh" -n 4 --temp 0 --stats 2>&1; echo "rc=$?")
 check "hf folder: exit 0" grep -q "rc=0" <<<"$out"
@@ -31,5 +30,4 @@ check "no model: says how to provide one" grep -q "QWEN_MODEL=/path/to/model.ggu
 out=$(QWEN_MODEL=/nonexistent "$src/scripts/run.sh" </dev/null 2>&1; echo "rc=$?")
 check "missing path: exit 2" grep -q "rc=2" <<<"$out"
 
-echo "$pass passed, $fail failed"
-test "$fail" = 0
+finish
