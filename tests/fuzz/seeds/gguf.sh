@@ -26,7 +26,9 @@ kvs = [("general.architecture", 8, s("qwen2")), ("u8", 0, b'\x07'), ("i8", 1, b'
        ("tokens", 9, struct.pack('<IQ', 8, 3) + s("a") + s("bc") + s("")),
        ("types", 9, struct.pack('<IQ', 5, 3) + struct.pack('<iii', 1, 3, 4)),
        ("nested", 9, struct.pack('<IQ', 9, 1) + struct.pack('<IQ', 4, 2) + struct.pack('<II', 1, 2))]
-tensors = [("f32", [4, 2], 0, 32), ("f16", [8], 1, 16), ("q4", [32, 2], 2, 36), ("q8", [32], 8, 34), ("bf16", [3], 30, 6)]
+tensors = [("f32", [4, 2], 0, 32), ("f16", [8], 1, 16), ("q4", [32, 2], 2, 36), ("q8", [32], 8, 34), ("bf16", [3], 30, 6),
+           # row-interleaved Q4_0_R8 / Q8_0_R8: the last group of 8 rows padded
+           ("q4r8", [32, 3], 1002, 8 * 18), ("q8r8", [64, 9], 1008, 16 * 68)]
 open(os.path.join(out, 'full.gguf'), 'wb').write(gguf(kvs, tensors))
 open(os.path.join(out, 'aligned64.gguf'), 'wb').write(gguf([("general.alignment", 4, struct.pack('<I', 64))], tensors[:2], 64))
 open(os.path.join(out, 'empty.gguf'), 'wb').write(gguf([], []))
