@@ -194,7 +194,7 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         const int64_t t = item / n_kv, g = item % n_kv;
         const Token& tok = tokens[static_cast<size_t>(t)];
         const int64_t n_pos = tok.pos + 1;
-        scores.resize(static_cast<size_t>(group * n_pos));
+        scores.resize(static_cast<size_t>(kernels::attend_scratch_floats(group, n_pos)));
         const int64_t e = t * Q + g * group * Dh;  // first element of the group's heads in q and att
         k.attend_f16(&q_[e], group, tok.cache->k(l, 0) + g * Dh, tok.cache->v(l, 0) + g * Dh, KV, n_pos, Dh,
                      scale, scores.data(), &att_[e]);

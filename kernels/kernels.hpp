@@ -44,11 +44,16 @@ struct KernelTable {
   // Attention of one position for the nq query heads that share one KV head (grouped-query):
   //   out[h] = sum_j softmax_j(scale * q[h] . k[j]) * v[j]   for j < n, h < nq
   // q, out: [nq, dh] fp32 (contiguous heads); k[j] = k + j * kv_stride, v likewise (fp16);
-  // scores: nq * n floats of scratch. Each key and value row is widened once for all nq heads.
+  // scores: attend_scratch_floats(nq, n) floats of scratch. Each key and value row is widened
+  // once for all nq heads.
   void (*attend_f16)(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
                      int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores,
                      float* out) noexcept;
 };
+
+// Scratch attend_f16 needs for nq heads over n positions: the x86 kernels keep scores for heads
+// in groups of 8, one group's 8 heads side by side per position.
+inline int64_t attend_scratch_floats(int64_t nq, int64_t n) noexcept { return (nq + 7) / 8 * 8 * n; }
 
 // The table for one ISA. Throws std::runtime_error when the ISA is not supported here.
 const KernelTable& kernels_for(Isa isa);
