@@ -133,7 +133,7 @@ std::vector<int32_t> prompt_tokens(int n, int64_t vocab) {
 // Decode steps run before each thread count's first row, so its workers are up and warm.
 constexpr int kWarmupSteps = 4;
 
-// The KV cache of an instance holds positions [0, valid) of the fill prompt (bench_tokens of the
+// The KV cache of an instance holds positions [0, valid) of the fill prompt (prompt_tokens of the
 // deepest depth); rows at depth d start from cache size d and overwrite what follows.
 struct Depth {
   std::vector<int32_t> tokens;  // the fill prompt
