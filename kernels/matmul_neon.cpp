@@ -202,24 +202,33 @@ inline float load1(WeightType type, const uint8_t* row, int64_t k) {
   }
 }
 
+// One output: row r of w times token row xt.
+float dot_row(const Matrix& w, const uint8_t* row, const float* xt) {
+  const int64_t k4 = w.cols / 4 * 4;
+  float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
+  int64_t k = 0;
+  for (; k + 8 <= k4; k += 8) {
+    a0 = vfmaq_f32(a0, load4(w.type, row, k), vld1q_f32(xt + k));
+    a1 = vfmaq_f32(a1, load4(w.type, row, k + 4), vld1q_f32(xt + k + 4));
+  }
+  for (; k < k4; k += 4) a0 = vfmaq_f32(a0, load4(w.type, row, k), vld1q_f32(xt + k));
+  float s = vaddvq_f32(vaddq_f32(a0, a1));
+  for (; k < w.cols; ++k) s += load1(w.type, row, k) * xt[k];
+  return s;
+}
+
+// Rows in blocks of about 32 KiB of weights, each block kept in cache while every token passes
+// over it (token-major over the whole range, a large matrix came from memory once per token).
 void matmul_float(const Matrix& w, const ActivationView& x, float* y, int64_t ldy, int64_t r0,
                   int64_t r1) {
   const int64_t rb = row_bytes(w.type, w.cols);
-  const int64_t k4 = w.cols / 4 * 4;
-  for (int64_t t = 0; t < x.n_tokens; ++t) {
-    const float* xt = x.x + t * w.cols;
-    for (int64_t r = r0; r < r1; ++r) {
-      const auto* row = static_cast<const uint8_t*>(w.data) + r * rb;
-      float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
-      int64_t k = 0;
-      for (; k + 8 <= k4; k += 8) {
-        a0 = vfmaq_f32(a0, load4(w.type, row, k), vld1q_f32(xt + k));
-        a1 = vfmaq_f32(a1, load4(w.type, row, k + 4), vld1q_f32(xt + k + 4));
+  const int64_t block = 1 + 32 * 1024 / rb;
+  for (int64_t b0 = r0; b0 < r1; b0 += block) {
+    const int64_t b1 = b0 + block < r1 ? b0 + block : r1;
+    for (int64_t t = 0; t < x.n_tokens; ++t) {
+      for (int64_t r = b0; r < b1; ++r) {
+        y[t * ldy + r] = dot_row(w, static_cast<const uint8_t*>(w.data) + r * rb, x.x + t * w.cols);
       }
-      for (; k < k4; k += 4) a0 = vfmaq_f32(a0, load4(w.type, row, k), vld1q_f32(xt + k));
-      float s = vaddvq_f32(vaddq_f32(a0, a1));
-      for (; k < w.cols; ++k) s += load1(w.type, row, k) * xt[k];
-      y[t * ldy + r] = s;
     }
   }
 }
