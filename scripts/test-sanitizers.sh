@@ -6,6 +6,8 @@
 #   once, in a build without OpenMP (TSan cannot see libgomp's barriers; the engine's own thread
 #   pool it can). The server tests' time limits are scaled for sanitizer speeds
 #   (QWENEDGE_TEST_TIME_SCALE, read at configure time by ctest and at run time by the tests).
+#   The TSan run copies the Release build's test fixtures when they are there (the converter it
+#   would run to make them is not under test there).
 #   scripts/test-sanitizers.sh [asan|tsan]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,11 @@ for kind in "${kinds[@]}"; do
   build="build-$kind"
   echo "test-sanitizers: $kind ($sanitize) in $build"
   export QWENEDGE_TEST_TIME_SCALE=$scale
+  if [ "$kind" = tsan ]; then
+    export QWENEDGE_FIXTURES_FROM="$PWD/${QWENEDGE_BUILD_DIR:-build}/fixtures"
+  else
+    unset QWENEDGE_FIXTURES_FROM
+  fi
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DQWENEDGE_SANITIZE="$sanitize" \
     -DQWENEDGE_BUILD_BENCHMARKS=OFF -DQWENEDGE_INSTALL=OFF -DQWENEDGE_OPENMP="$openmp" >/dev/null
   cmake --build "$build" -j "$jobs"

@@ -2,8 +2,19 @@
 # Builds the end-to-end fixtures under OUT: tiny random Hugging Face checkpoints, their GGUF
 # conversions, the tiny-qwen2-kjv conversions, and NumPy reference logits for each.
 #   make_fixtures.sh OUT QWEN_CONVERT PYTHON SOURCE_DIR SHARED_DIR
+#   QWENEDGE_FIXTURES_FROM=DIR   copy a finished fixture folder of another build instead (the
+#                                ThreadSanitizer run, which has no use for a converter that
+#                                runs ten times slower under it)
 set -euo pipefail
 out=$1 convert=$2 py=$3 src=$4 shared=$5
+
+from=${QWENEDGE_FIXTURES_FROM:-}
+if [ -n "$from" ] && [ -f "$from/done" ]; then
+  rm -rf "$out"
+  cp -a "$from" "$out"
+  echo "make_fixtures: copied from $from"
+  exit 0
+fi
 gen="$py $src/tests/fixtures/make_tiny_qwen2.py"
 ref="$py $src/tests/reference/qwen2_ref.py"
 tokdir="$shared/qwen2.5-0.5b-instruct"
@@ -55,4 +66,5 @@ if [ -f "$shared/models/tiny-qwen2-kjv/model.safetensors" ]; then
 else
   echo "make_fixtures: $shared/models/tiny-qwen2-kjv not found; the kjv tests will be skipped"
 fi
+touch "$out/done"
 echo "make_fixtures: done"
