@@ -544,34 +544,50 @@ const std::vector<std::string_view>& File::get_string_array(std::string_view key
   return v.strings;
 }
 
+namespace {
+
+// Array elements as Out, each read with memcpy (GGUF data is little-endian and need not be
+// aligned); the array's bytes were bounds-checked at open. One typed loop per element type: the
+// token-type array of a 150k vocab is read on every model load.
+template <typename T, typename Out>
+void widen(const uint8_t* data, uint64_t count, Out* out) {
+  for (uint64_t i = 0; i < count; ++i) {
+    T x;
+    std::memcpy(&x, data + i * sizeof(T), sizeof(T));
+    out[i] = static_cast<Out>(x);
+  }
+}
+
+}  // namespace
+
 std::vector<int64_t> File::get_int_array(std::string_view key) const {
   const Value& v = require(*this, key);
-  if (v.type != ValueType::kArray || !(is_signed(v.elem_type) || is_unsigned(v.elem_type))) {
-    wrong_type(*this, key, v, "array of integers");
-  }
+  const ValueType t = v.type == ValueType::kArray ? v.elem_type : ValueType::kArray;
+  if (!is_signed(t) && !is_unsigned(t)) wrong_type(*this, key, v, "array of integers");
   std::vector<int64_t> out(v.count);
-  const uint64_t sz = scalar_size(v.elem_type);
-  for (uint64_t i = 0; i < v.count; ++i) {
-    Value e;
-    Cursor c(v.data + i * sz, sz, path_);
-    read_scalar(c, v.elem_type, e, path_);
-    out[i] = is_signed(v.elem_type) ? e.i64 : static_cast<int64_t>(e.u64);
+  switch (t) {
+    case ValueType::kUint8: widen<uint8_t>(v.data, v.count, out.data()); break;
+    case ValueType::kInt8: widen<int8_t>(v.data, v.count, out.data()); break;
+    case ValueType::kUint16: widen<uint16_t>(v.data, v.count, out.data()); break;
+    case ValueType::kInt16: widen<int16_t>(v.data, v.count, out.data()); break;
+    case ValueType::kUint32: widen<uint32_t>(v.data, v.count, out.data()); break;
+    case ValueType::kInt32: widen<int32_t>(v.data, v.count, out.data()); break;
+    case ValueType::kUint64: widen<uint64_t>(v.data, v.count, out.data()); break;
+    case ValueType::kInt64: widen<int64_t>(v.data, v.count, out.data()); break;
+    default: break;
   }
   return out;
 }
 
 std::vector<double> File::get_float_array(std::string_view key) const {
   const Value& v = require(*this, key);
-  if (v.type != ValueType::kArray || (v.elem_type != ValueType::kFloat32 && v.elem_type != ValueType::kFloat64)) {
-    wrong_type(*this, key, v, "array of floats");
-  }
+  const ValueType t = v.type == ValueType::kArray ? v.elem_type : ValueType::kArray;
+  if (t != ValueType::kFloat32 && t != ValueType::kFloat64) wrong_type(*this, key, v, "array of floats");
   std::vector<double> out(v.count);
-  const uint64_t sz = scalar_size(v.elem_type);
-  for (uint64_t i = 0; i < v.count; ++i) {
-    Value e;
-    Cursor c(v.data + i * sz, sz, path_);
-    read_scalar(c, v.elem_type, e, path_);
-    out[i] = e.f64;
+  if (t == ValueType::kFloat32) {
+    widen<float>(v.data, v.count, out.data());
+  } else {
+    widen<double>(v.data, v.count, out.data());
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include "tokenizer/bpe.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <queue>
 
 #include "qwenedge/error.hpp"
@@ -42,21 +43,29 @@ Bpe::Bpe(const Vocab& vocab) {
     throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: too many tokens or too much token text");
   }
 
-  arena_.reserve(total);
-  offsets_.reserve(n + 1);
+  // Decoded tokens are never longer than their texts: write into the whole size, then trim.
+  arena_.resize(total);
+  offsets_.resize(n + 1);
   is_bpe_.resize(n);
+  size_t pos = 0;
   for (size_t id = 0; id < n; ++id) {
-    offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+    offsets_[id] = static_cast<uint32_t>(pos);
     const std::string& text = vocab.tokens[id];
     is_bpe_[id] = !is_added(vocab.types[id]);
     if (!is_bpe_[id]) {
-      arena_ += text;  // added tokens stand for their plain text
-    } else if (!byte_level_decode_append(text, arena_)) {
+      std::memcpy(arena_.data() + pos, text.data(), text.size());  // added tokens stand for their plain text
+      pos += text.size();
+      continue;
+    }
+    const int64_t written = byte_level_decode_to(text, arena_.data() + pos);
+    if (written < 0) {
       throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: token " + std::to_string(id) + " " + quoted(text) +
                                                 " is not in the byte-level alphabet");
     }
+    pos += static_cast<size_t>(written);
   }
-  offsets_.push_back(static_cast<uint32_t>(arena_.size()));
+  offsets_[n] = static_cast<uint32_t>(pos);
+  arena_.resize(pos);
 
   // The tables are far larger than the caches, so loading is bound by memory latency: keys
   // are hashed a block at a time and their slots prefetched before they are used.

@@ -7,7 +7,9 @@ namespace {
 
 struct Tables {
   std::array<uint16_t, 256> to_cp{};
-  std::array<int16_t, 0x144> to_byte{};  // -1: not in the alphabet
+  // Code point -> byte, -1: not in the alphabet. Covers every code point a two-byte sequence
+  // led by 0xC2..0xC5 can spell (up to U+017F), so a lookup needs no bounds check.
+  std::array<int16_t, 0x180> to_byte{};
   constexpr Tables() {
     for (auto& b : to_byte) b = -1;
     uint16_t next = 256;
@@ -24,41 +26,34 @@ constexpr Tables kTables;
 
 uint32_t byte_to_unicode(uint8_t b) { return kTables.to_cp[b]; }
 
-bool byte_level_decode_append(std::string_view token_text, std::string& out) {
-  // Every character of the alphabet is one byte (ASCII) or two (U+00A1..U+0143), so the
-  // result is at most as long as the text: write in place, then trim.
+int64_t byte_level_decode_to(std::string_view token_text, char* out) {
+  // Every character of the alphabet is one byte (ASCII) or two (U+00A1..U+0143).
   const auto* p = reinterpret_cast<const unsigned char*>(token_text.data());
   const size_t n = token_text.size();
-  const size_t base = out.size();
-  out.resize(base + n);
-  char* dst = out.data() + base;
-  size_t w = 0;
+  int64_t w = 0;
   for (size_t i = 0; i < n;) {
-    uint32_t cp = p[i];
-    if (cp < 0x80) {
+    const uint32_t c = p[i];
+    int16_t b;
+    if (c < 0x80) {
+      b = kTables.to_byte[c];
       ++i;
-    } else if (cp >= 0xC2 && cp <= 0xC5 && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
-      cp = ((cp & 0x1F) << 6) | (p[i + 1] & 0x3Fu);
+    } else if (c >= 0xC2 && c <= 0xC5 && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
+      b = kTables.to_byte[((c & 0x1F) << 6) | (p[i + 1] & 0x3Fu)];
       i += 2;
     } else {
-      out.resize(base + w);
-      return false;
+      return -1;
     }
-    const int16_t b = cp < kTables.to_byte.size() ? kTables.to_byte[cp] : int16_t{-1};
-    if (b < 0) {
-      out.resize(base + w);
-      return false;
-    }
-    dst[w++] = static_cast<char>(b);
+    if (b < 0) return -1;
+    out[w++] = static_cast<char>(b);
   }
-  out.resize(base + w);
-  return true;
+  return w;
 }
 
 std::optional<std::string> byte_level_decode(std::string_view token_text) {
-  std::string out;
-  out.reserve(token_text.size());
-  if (!byte_level_decode_append(token_text, out)) return std::nullopt;
+  std::string out(token_text.size(), '\0');
+  const int64_t n = byte_level_decode_to(token_text, out.data());
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<size_t>(n));
   return out;
 }
 

@@ -35,8 +35,19 @@ inline uint64_t hash_bytes(const char* p, size_t n) {
     p += 8;
     n -= 8;
   }
+  // The last 1-7 bytes without a variable-length copy (GCC turns that into a byte loop, a third
+  // of the merge table's build): two overlapping 4-byte reads, or the first, middle and last
+  // byte; either covers every byte of the tail, and the length is already in h.
   uint64_t v = 0;
-  if (n > 0) std::memcpy(&v, p, n);
+  if (n >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    v = lo | (static_cast<uint64_t>(hi) << 32);
+  } else if (n > 0) {
+    const auto* u = reinterpret_cast<const unsigned char*>(p);
+    v = u[0] | (static_cast<uint64_t>(u[n / 2]) << 8) | (static_cast<uint64_t>(u[n - 1]) << 16);
+  }
   return mix64((h ^ v) * 0x94D049BB133111EBull);
 }
 
