@@ -138,6 +138,52 @@ TEST_CASE("GGUF typed getters name the key on a missing or mistyped value", "[gg
   CHECK_THAT(message([&] { f.get_string_array("ints"); }), Catch::Contains("expected array of string"));
 }
 
+TEST_CASE("GGUF: numeric arrays of every element type read back, unaligned", "[gguf]") {
+  // Value type 9 = array; element types: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool,
+  // 10 u64, 11 i64, 12 f64. A one-byte value first puts every array at an odd offset.
+  Bytes b;
+  b.header(0, 12).str("pad").put<uint32_t>(0).put<uint8_t>(1);
+  auto array = [&](std::string_view key, uint32_t elem, uint64_t n) -> Bytes& {
+    return b.str(key).put<uint32_t>(9).put<uint32_t>(elem).put<uint64_t>(n);
+  };
+  array("u8", 0, 2).put<uint8_t>(0).put<uint8_t>(255);
+  array("i8", 1, 2).put<int8_t>(-128).put<int8_t>(127);
+  array("u16", 2, 2).put<uint16_t>(1).put<uint16_t>(65535);
+  array("i16", 3, 2).put<int16_t>(-32768).put<int16_t>(7);
+  array("u32", 4, 2).put<uint32_t>(4000000000u).put<uint32_t>(3);
+  array("i32", 5, 3).put<int32_t>(-2).put<int32_t>(INT32_MAX).put<int32_t>(INT32_MIN);
+  array("u64", 10, 1).put<uint64_t>(uint64_t{1} << 40);
+  array("i64", 11, 2).put<int64_t>(INT64_MIN).put<int64_t>(-1);
+  array("f32", 6, 2).put<float>(0.25f).put<float>(-3.0f);
+  array("f64", 12, 1).put<double>(1e300);
+  array("bools", 7, 2).put<uint8_t>(1).put<uint8_t>(0);
+  const auto f = gguf::File::from_memory(b.b.data(), b.b.size(), "arrays.gguf");
+  CHECK(f.get_int_array("u8") == std::vector<int64_t>{0, 255});
+  CHECK(f.get_int_array("i8") == std::vector<int64_t>{-128, 127});
+  CHECK(f.get_int_array("u16") == std::vector<int64_t>{1, 65535});
+  CHECK(f.get_int_array("i16") == std::vector<int64_t>{-32768, 7});
+  CHECK(f.get_int_array("u32") == std::vector<int64_t>{4000000000, 3});
+  CHECK(f.get_int_array("i32") == std::vector<int64_t>{-2, INT32_MAX, INT32_MIN});
+  CHECK(f.get_int_array("u64") == std::vector<int64_t>{int64_t{1} << 40});
+  CHECK(f.get_int_array("i64") == std::vector<int64_t>{INT64_MIN, -1});
+  CHECK(f.get_float_array("f32") == std::vector<double>{0.25, -3.0});
+  CHECK(f.get_float_array("f64") == std::vector<double>{1e300});
+  // The wrong kind of array, or no array, is refused with the key and what was expected.
+  auto message = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(message([&] { f.get_int_array("bools"); }), Catch::Contains("bools") && Catch::Contains("expected array of integers"));
+  CHECK_THAT(message([&] { f.get_int_array("f32"); }), Catch::Contains("expected array of integers"));
+  CHECK_THAT(message([&] { f.get_int_array("pad"); }), Catch::Contains("pad has type uint8, expected array of integers"));
+  CHECK_THAT(message([&] { f.get_float_array("i32"); }), Catch::Contains("expected array of floats"));
+  CHECK_THAT(message([&] { f.get_float_array("pad"); }), Catch::Contains("expected array of floats"));
+}
+
 TEST_CASE("GGUF: a missing file is an I/O error naming the path", "[gguf]") {
   try {
     gguf::File::open("/nonexistent/model.gguf");

@@ -74,6 +74,11 @@ TEST_CASE("byte-level alphabet", "[tokenizer][bpe]") {
   CHECK(byte_level_encode("A") == "A");
   CHECK_FALSE(byte_level_decode("\xE4\xB8\xAD").has_value());  // 中 is not in the alphabet
   CHECK_FALSE(byte_level_decode(" ").has_value());
+  // Two-byte characters just past the alphabet (U+0144, U+017F), and a cut one, are refused.
+  CHECK_FALSE(byte_level_decode("\xC5\x84").has_value());
+  CHECK_FALSE(byte_level_decode("\xC5\xBF").has_value());
+  CHECK_FALSE(byte_level_decode("a\xC4").has_value());
+  CHECK(byte_level_decode("\xC5\x83") == "\xAD");  // U+0143, the alphabet's last character
 }
 
 namespace {
