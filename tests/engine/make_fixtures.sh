@@ -8,8 +8,10 @@
 set -euo pipefail
 out=$1 convert=$2 py=$3 src=$4 shared=$5
 
+# Only a folder finished after this script and the generators last changed.
 from=${QWENEDGE_FIXTURES_FROM:-}
-if [ -n "$from" ] && [ -f "$from/done" ]; then
+if [ -n "$from" ] && [ -f "$from/done" ] && [ "$from/done" -nt "$0" ] &&
+   [ "$from/done" -nt "$src/tests/fixtures/make_tiny_qwen2.py" ] && [ "$from/done" -nt "$src/tests/reference/qwen2_ref.py" ]; then
   rm -rf "$out"
   cp -a "$from" "$out"
   echo "make_fixtures: copied from $from"
