@@ -62,6 +62,17 @@ std::string parse_error(const std::vector<uint8_t>& bytes) {
   return "";
 }
 
+// Runs fn and returns the message of the qwenedge::Error it throws ("" when it throws none).
+template <typename Fn>
+std::string error_message(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 std::string write_sample(const std::string& path, uint64_t alignment = 32) {
   gguf::Writer w(path, alignment);
   w.set_string("general.architecture", "qwen2");
@@ -123,19 +134,11 @@ TEST_CASE("GGUF writer output reads back exactly", "[gguf]") {
 
 TEST_CASE("GGUF typed getters name the key on a missing or mistyped value", "[gguf]") {
   const auto f = gguf::File::open(write_sample(tmp_path("sample2.gguf")));
-  auto message = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
-  CHECK_THAT(message([&] { f.get_u32("nope"); }), Catch::Contains("missing metadata key nope"));
-  CHECK_THAT(message([&] { f.get_string("u32"); }), Catch::Contains("u32 has type uint32, expected string"));
-  CHECK_THAT(message([&] { f.get_u32("i32"); }), Catch::Contains("-7 is negative"));
-  CHECK_THAT(message([&] { f.get_u32("u64"); }), Catch::Contains("does not fit in 32 bits"));
-  CHECK_THAT(message([&] { f.get_string_array("ints"); }), Catch::Contains("expected array of string"));
+  CHECK_THAT(error_message([&] { f.get_u32("nope"); }), Catch::Contains("missing metadata key nope"));
+  CHECK_THAT(error_message([&] { f.get_string("u32"); }), Catch::Contains("u32 has type uint32, expected string"));
+  CHECK_THAT(error_message([&] { f.get_u32("i32"); }), Catch::Contains("-7 is negative"));
+  CHECK_THAT(error_message([&] { f.get_u32("u64"); }), Catch::Contains("does not fit in 32 bits"));
+  CHECK_THAT(error_message([&] { f.get_string_array("ints"); }), Catch::Contains("expected array of string"));
 }
 
 TEST_CASE("GGUF: numeric arrays of every element type read back, unaligned", "[gguf]") {
@@ -169,19 +172,11 @@ TEST_CASE("GGUF: numeric arrays of every element type read back, unaligned", "[g
   CHECK(f.get_float_array("f32") == std::vector<double>{0.25, -3.0});
   CHECK(f.get_float_array("f64") == std::vector<double>{1e300});
   // The wrong kind of array, or no array, is refused with the key and what was expected.
-  auto message = [](auto&& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
-  CHECK_THAT(message([&] { f.get_int_array("bools"); }), Catch::Contains("bools") && Catch::Contains("expected array of integers"));
-  CHECK_THAT(message([&] { f.get_int_array("f32"); }), Catch::Contains("expected array of integers"));
-  CHECK_THAT(message([&] { f.get_int_array("pad"); }), Catch::Contains("pad has type uint8, expected array of integers"));
-  CHECK_THAT(message([&] { f.get_float_array("i32"); }), Catch::Contains("expected array of floats"));
-  CHECK_THAT(message([&] { f.get_float_array("pad"); }), Catch::Contains("expected array of floats"));
+  CHECK_THAT(error_message([&] { f.get_int_array("bools"); }), Catch::Contains("bools") && Catch::Contains("expected array of integers"));
+  CHECK_THAT(error_message([&] { f.get_int_array("f32"); }), Catch::Contains("expected array of integers"));
+  CHECK_THAT(error_message([&] { f.get_int_array("pad"); }), Catch::Contains("pad has type uint8, expected array of integers"));
+  CHECK_THAT(error_message([&] { f.get_float_array("i32"); }), Catch::Contains("expected array of floats"));
+  CHECK_THAT(error_message([&] { f.get_float_array("pad"); }), Catch::Contains("expected array of floats"));
 }
 
 TEST_CASE("GGUF: a missing file is an I/O error naming the path", "[gguf]") {
