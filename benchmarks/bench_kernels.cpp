@@ -3,7 +3,7 @@
 //   build-kern/benchmarks/bench_kernels --benchmark_filter='matvec/.*q8_0'   (GB/s of weights)
 //   build-kern/benchmarks/bench_kernels --benchmark_filter='matmul/'         (GFLOP/s, tok/s)
 //   build-kern/benchmarks/bench_kernels --benchmark_filter='stream_read'     (the bandwidth bar)
-//   build-kern/benchmarks/bench_kernels --benchmark_filter='attention/'      (decode at depth)
+//   build-kern/benchmarks/bench_kernels --benchmark_filter='attention/'      (decode, prefill tiles)
 //
 // Matrix-vector benchmarks, and matrix-matrix ones of up to 16 tokens (batched decode), rotate
 // through enough copies of the matrix (>= 256 MiB) that every call streams its weights from DRAM,
@@ -156,10 +156,12 @@ void run_elementwise(benchmark::State& state, const qk::KernelTable& k, int whic
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * n);
 }
 
-// Decode attention of one KV head's group of 7 query heads (Qwen2.5-0.5B: 14 heads, 2 KV heads of
-// 64 dimensions) over n cached positions. Each call reads the next of 24 layers' caches, as a
-// decode step does, so a deep cache comes from DRAM. Bytes: the head's keys and values.
-void run_attention(benchmark::State& state, const qk::KernelTable& k, int64_t n) {
+// Attention of one KV head's group of 7 query heads (Qwen2.5-0.5B: 14 heads, 2 KV heads of 64
+// dimensions) for `tokens` consecutive query tokens, the last at position n - 1: 1 is a decode
+// step at depth n, 8 a tile of prefill. Each call reads the next of 24 layers' caches, as a
+// forward pass does, so a deep cache comes from DRAM. Bytes: the head's keys and values read;
+// items: token-positions attended.
+void run_attention(benchmark::State& state, const qk::KernelTable& k, int64_t tokens, int64_t n) {
   constexpr int64_t kLayers = 24, kGroup = 7, kDh = 64, kStride = 2 * kDh;
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -172,20 +174,23 @@ void run_attention(benchmark::State& state, const qk::KernelTable& k, int64_t n)
       qk::convert_row_fp32_to_fp16(f.data(), cache->back().data(), n * kStride);
     }
   }
-  std::vector<float> q(kGroup * kDh), out(kGroup * kDh);
+  std::vector<float> q(static_cast<size_t>(tokens * kGroup * kDh)), out(q.size());
   for (auto& v : q) v = dist(rng);
-  std::vector<float> scores(static_cast<size_t>(qk::attend_scratch_floats(kGroup, n)));
+  std::vector<int64_t> n_pos(static_cast<size_t>(tokens));
+  int64_t attended = 0;
+  for (int64_t t = 0; t < tokens; ++t) attended += n_pos[static_cast<size_t>(t)] = n - tokens + 1 + t;
+  std::vector<float> scratch(static_cast<size_t>(qk::attend_scratch_floats(kGroup, n)));
   size_t l = 0;
   for (auto _ : state) {
-    k.attend_f16(q.data(), kGroup, keys[l].data(), values[l].data(), kStride, n, kDh, 0.125f, scores.data(),
-                 out.data());
+    k.attend_f16(q.data(), n_pos.data(), tokens, kGroup * kDh, kGroup, keys[l].data(), values[l].data(), kStride, kDh,
+                 0.125f, scratch.data(), out.data());
     l = (l + 1) % kLayers;
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
   const int64_t iters = static_cast<int64_t>(state.iterations());
   state.SetBytesProcessed(iters * n * 2 * kDh * 2);
-  state.SetItemsProcessed(iters * n);
+  state.SetItemsProcessed(iters * attended);
 }
 
 // Sum of a 1 GiB buffer of uint64: the streaming read bandwidth the matrix-vector products are
@@ -272,10 +277,13 @@ void register_all() {
       benchmark::RegisterBenchmark(("quantize_activations/" + in + "/896/batch:" + std::to_string(n)).c_str(),
                                    [=](benchmark::State& st) { run_quantize(st, *k, n, 896); });
     }
-    for (int64_t n : {256, 2048, 8192}) {
-      benchmark::RegisterBenchmark(("attention/" + in + "/7x64/pos:" + std::to_string(n)).c_str(),
-                                   [=](benchmark::State& st) { run_attention(st, *k, n); })
-          ->Unit(benchmark::kMicrosecond);
+    for (int64_t tokens : {1, 8}) {
+      for (int64_t n : {256, 2048, 8192}) {
+        benchmark::RegisterBenchmark(
+            ("attention/" + in + "/7x64/tokens:" + std::to_string(tokens) + "/pos:" + std::to_string(n)).c_str(),
+            [=](benchmark::State& st) { run_attention(st, *k, tokens, n); })
+            ->Unit(benchmark::kMicrosecond);
+      }
     }
     const char* names[] = {"rmsnorm", "silu_mul", "softmax", "dot_f16", "axpy_f16", "fp32_to_fp16"};
     for (int w = 0; w < 6; ++w) {

@@ -29,6 +29,22 @@ void quantize_rows(const kernels::KernelTable& k, kernels::ActivationBuffer& a, 
                          a.sums() + s.begin * nb);
 }
 
+// Items [begin, end) of thread `tid` of `nt` when item i costs prefix[i + 1] - prefix[i]: item i
+// goes to the thread whose equal share of the total holds the item's midpoint.
+Slice split_by_cost(const std::vector<int64_t>& prefix, int nt, int tid) {
+  const int64_t total = prefix.back();
+  const auto items = static_cast<int64_t>(prefix.size()) - 1;
+  auto first_of = [&](int thread) {
+    int64_t lo = 0, hi = items;  // the first item whose midpoint is in `thread`'s share or later
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) / 2;
+      if (nt * (prefix[mid] + prefix[mid + 1]) < 2 * total * thread) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  };
+  return {first_of(tid), tid + 1 == nt ? items : first_of(tid + 1)};
+}
+
 void matmul_slice(const kernels::KernelTable& k, const WeightView& w, const kernels::ActivationBuffer& a, float* y,
                   int64_t ldy, int nt, int tid) {
   const kernels::RowRange r = kernels::row_slice(w.rows, nt, tid);
@@ -123,6 +139,30 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
   const int64_t ffn_granule = F % kernels::kBlockSize == 0 ? kernels::kBlockSize : 1;
   const bool quantize_heads = Dh % kernels::kBlockSize == 0;
 
+  // Causal attention work items: a tile of up to kAttendTile consecutive tokens of one sequence
+  // (they share the widening of each key and value row they read) for one KV head. Threads take
+  // them by cost, the positions read, not by count: a prompt's last tokens read the most.
+  struct AttendItem {
+    int64_t t0, nt, g;
+  };
+  constexpr int64_t kAttendTile = 8, kTokenCost = 16;  // fixed work per token, in positions' worth
+  std::vector<int64_t> n_pos(static_cast<size_t>(T));
+  std::vector<AttendItem> att_items;
+  std::vector<int64_t> att_prefix = {0};
+  for (int64_t t = 0; t < T; ++t) n_pos[static_cast<size_t>(t)] = tokens[static_cast<size_t>(t)].pos + 1;
+  for (int64_t g = 0; g < c.n_kv_heads; ++g) {
+    for (int64_t t0 = 0, t = 0; t0 < T; t0 = t) {
+      int64_t cost = 0;
+      for (t = t0; t < T && t - t0 < kAttendTile; ++t) {
+        const Token& a = tokens[static_cast<size_t>(t)];
+        if (t > t0 && (a.cache != tokens[static_cast<size_t>(t - 1)].cache || a.pos != tokens[static_cast<size_t>(t - 1)].pos + 1)) break;
+        cost += a.pos + 1 + kTokenCost;
+      }
+      att_items.push_back({t0, t - t0, g});
+      att_prefix.push_back(att_prefix.back() + cost);
+    }
+  }
+
   act_d_.prepare(xn_.data(), T, D);
   act_q_.prepare(att_.data(), T, Q);
   act_f_.prepare(gate_.data(), T, F);
@@ -185,22 +225,22 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
         }
       }
       pool.barrier();
-      // Causal attention: one (token, KV head) per work item, over that KV head's group of
-      // query heads, each key and value widened once for the group. Each item quantizes its
-      // heads' blocks of the output for Wo.
-      const int64_t n_kv = c.n_kv_heads;
-      const Slice items = split(T * n_kv, nt, tid);
-      for (int64_t item = items.begin; item < items.end; ++item) {
-        const int64_t t = item / n_kv, g = item % n_kv;
-        const Token& tok = tokens[static_cast<size_t>(t)];
-        const int64_t n_pos = tok.pos + 1;
-        scores.resize(static_cast<size_t>(kernels::attend_scratch_floats(group, n_pos)));
-        const int64_t e = t * Q + g * group * Dh;  // first element of the group's heads in q and att
-        k.attend_f16(&q_[e], group, tok.cache->k(l, 0) + g * Dh, tok.cache->v(l, 0) + g * Dh, KV, n_pos, Dh,
-                     scale, scores.data(), &att_[e]);
+      // Causal attention over this thread's items; each quantizes its heads' blocks of the
+      // output for Wo.
+      const Slice items = split_by_cost(att_prefix, nt, tid);
+      for (int64_t i = items.begin; i < items.end; ++i) {
+        const AttendItem& it = att_items[static_cast<size_t>(i)];
+        const KvCache& cache = *tokens[static_cast<size_t>(it.t0)].cache;
+        const int64_t* n = &n_pos[static_cast<size_t>(it.t0)];
+        scores.resize(static_cast<size_t>(kernels::attend_scratch_floats(group, *std::max_element(n, n + it.nt))));
+        const int64_t e = it.t0 * Q + it.g * group * Dh;  // first element of the group's heads in q and att
+        k.attend_f16(&q_[e], n, it.nt, Q, group, cache.k(l, 0) + it.g * Dh, cache.v(l, 0) + it.g * Dh, KV, Dh, scale,
+                     scores.data(), &att_[e]);
         if (quantize_heads) {
-          const int64_t b0 = e / kernels::kBlockSize;
-          k.quantize_activations(&att_[e], group, Dh, act_q_.qs() + e, act_q_.d() + b0, act_q_.sums() + b0);
+          for (int64_t t = 0; t < it.nt; ++t) {
+            const int64_t et = e + t * Q, b0 = et / kernels::kBlockSize;
+            k.quantize_activations(&att_[et], group, Dh, act_q_.qs() + et, act_q_.d() + b0, act_q_.sums() + b0);
+          }
         }
       }
       if (!quantize_heads) {

@@ -19,9 +19,9 @@ void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) noexcept {
 float dot_f16(const float* a, const uint16_t* b, int64_t n) noexcept { return avx2::dot_f16(a, b, n); }
 void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept { avx2::axpy_f16(a, x, y, n); }
 
-void attend_f16(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v, int64_t kv_stride,
-                int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
-  avx2::attend_f16(q, nq, k, v, kv_stride, n, dh, scale, scores, out);
+void attend_f16(const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq, const uint16_t* k,
+                const uint16_t* v, int64_t kv_stride, int64_t dh, float scale, float* scratch, float* out) noexcept {
+  avx2::attend_f16(q, n, nt, ld, nq, k, v, kv_stride, dh, scale, scratch, out);
 }
 
 }  // namespace qwenedge::kernels::avxvnni

@@ -43,9 +43,9 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept {
   scalar::axpy_f16(a, x + i, y + i, n - i);
 }
 
-void attend_f16(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v, int64_t kv_stride,
-                int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
-  scalar::attend_by_head({dot_f16, softmax, axpy_f16}, q, nq, k, v, kv_stride, n, dh, scale, scores, out);
+void attend_f16(const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq, const uint16_t* k,
+                const uint16_t* v, int64_t kv_stride, int64_t dh, float scale, float* scratch, float* out) noexcept {
+  scalar::attend_by_head({dot_f16, softmax, axpy_f16}, q, n, nt, ld, nq, k, v, kv_stride, dh, scale, scratch, out);
 }
 
 }  // namespace qwenedge::kernels::neon

@@ -47,22 +47,26 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept {
   for (int64_t i = 0; i < n; ++i) y[i] += a * kernels::fp16_to_fp32(x[i]);
 }
 
-// One head at a time: the reference order.
-void attend_by_head(const AttendParts& p, const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
-                    int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
-  for (int64_t h = 0; h < nq; ++h) {
-    float* s = scores + h * n;
-    for (int64_t j = 0; j < n; ++j) s[j] = p.dot_f16(q + h * dh, k + j * kv_stride, dh) * scale;
-    p.softmax(s, n);
-    float* o = out + h * dh;
-    for (int64_t i = 0; i < dh; ++i) o[i] = 0.0f;
-    for (int64_t j = 0; j < n; ++j) p.axpy_f16(s[j], v + j * kv_stride, o, dh);
+// One token and one head at a time: the reference order.
+void attend_by_head(const AttendParts& p, const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq,
+                    const uint16_t* k, const uint16_t* v, int64_t kv_stride, int64_t dh, float scale,
+                    float* scores, float* out) noexcept {
+  for (int64_t t = 0; t < nt; ++t) {
+    for (int64_t h = 0; h < nq; ++h) {
+      const float* qh = q + t * ld + h * dh;
+      float* s = scores + h * n[t];
+      for (int64_t j = 0; j < n[t]; ++j) s[j] = p.dot_f16(qh, k + j * kv_stride, dh) * scale;
+      p.softmax(s, n[t]);
+      float* o = out + t * ld + h * dh;
+      for (int64_t i = 0; i < dh; ++i) o[i] = 0.0f;
+      for (int64_t j = 0; j < n[t]; ++j) p.axpy_f16(s[j], v + j * kv_stride, o, dh);
+    }
   }
 }
 
-void attend_f16(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v, int64_t kv_stride,
-                int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept {
-  attend_by_head({dot_f16, softmax, axpy_f16}, q, nq, k, v, kv_stride, n, dh, scale, scores, out);
+void attend_f16(const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq, const uint16_t* k,
+                const uint16_t* v, int64_t kv_stride, int64_t dh, float scale, float* scratch, float* out) noexcept {
+  attend_by_head({dot_f16, softmax, axpy_f16}, q, n, nt, ld, nq, k, v, kv_stride, dh, scale, scratch, out);
 }
 
 }  // namespace qwenedge::kernels::scalar

@@ -19,22 +19,24 @@
   void fp16_to_fp32_row(const uint16_t* x, float* y, int64_t n) noexcept;                            \
   float dot_f16(const float* a, const uint16_t* b, int64_t n) noexcept;                          \
   void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) noexcept;                       \
-  void attend_f16(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,              \
-                  int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores,           \
-                  float* out) noexcept;                                                           \
+  void attend_f16(const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq,          \
+                  const uint16_t* k, const uint16_t* v, int64_t kv_stride, int64_t dh,            \
+                  float scale, float* scratch, float* out) noexcept;                              \
   }
 
 QWENEDGE_DECLARE_ISA_KERNELS(scalar)
 
 namespace qwenedge::kernels::scalar {
-// attend_f16 one head at a time from an ISA's own pieces (for ISAs without a grouped version).
+// attend_f16 one token and one head at a time from an ISA's own pieces (for ISAs without a
+// grouped version).
 struct AttendParts {
   float (*dot_f16)(const float* a, const uint16_t* b, int64_t n) noexcept;
   void (*softmax)(float* x, int64_t n) noexcept;
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) noexcept;
 };
-void attend_by_head(const AttendParts& p, const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
-                    int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores, float* out) noexcept;
+void attend_by_head(const AttendParts& p, const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq,
+                    const uint16_t* k, const uint16_t* v, int64_t kv_stride, int64_t dh, float scale,
+                    float* scores, float* out) noexcept;
 }  // namespace qwenedge::kernels::scalar
 #if defined(QWENEDGE_KERNELS_X86)
 QWENEDGE_DECLARE_ISA_KERNELS(avx2)

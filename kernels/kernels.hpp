@@ -41,19 +41,21 @@ struct KernelTable {
   // Attention over an fp16 KV cache: sum a[i] * fp16(b[i]), and y[i] += a * fp16(x[i]).
   float (*dot_f16)(const float* a, const uint16_t* b, int64_t n) noexcept;
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n) noexcept;
-  // Attention of one position for the nq query heads that share one KV head (grouped-query):
-  //   out[h] = sum_j softmax_j(scale * q[h] . k[j]) * v[j]   for j < n, h < nq
-  // q, out: [nq, dh] fp32 (contiguous heads); k[j] = k + j * kv_stride, v likewise (fp16);
-  // scores: attend_scratch_floats(nq, n) floats of scratch. Each key and value row is widened
-  // once for all nq heads.
-  void (*attend_f16)(const float* q, int64_t nq, const uint16_t* k, const uint16_t* v,
-                     int64_t kv_stride, int64_t n, int64_t dh, float scale, float* scores,
-                     float* out) noexcept;
+  // Causal attention over an fp16 KV cache for nt query tokens of one sequence and the nq query
+  // heads that share one KV head (grouped-query):
+  //   out_t[h] = sum_j softmax_j(scale * q_t[h] . k[j]) * v[j]   for j < n[t], h < nq, t < nt
+  // q_t = q + t * ld and out_t = out + t * ld: [nq, dh] fp32 each (contiguous heads); k[j] =
+  // k + j * kv_stride, v likewise; n[t] >= 1. Each token's result depends only on its own q_t and
+  // n[t], never on which other tokens share the call: the tokens share the widening of each key
+  // and value row, not arithmetic. scratch: attend_scratch_floats(nq, max n[t]) floats.
+  void (*attend_f16)(const float* q, const int64_t* n, int64_t nt, int64_t ld, int64_t nq,
+                     const uint16_t* k, const uint16_t* v, int64_t kv_stride, int64_t dh, float scale,
+                     float* scratch, float* out) noexcept;
 };
 
-// Scratch attend_f16 needs for nq heads over n positions: the x86 kernels keep scores for heads
-// in groups of 8, one group's 8 heads side by side per position.
-inline int64_t attend_scratch_floats(int64_t nq, int64_t n) noexcept { return (nq + 7) / 8 * 8 * n; }
+// Scratch attend_f16 needs for nq heads over up to n positions (the one-head-at-a-time kernels
+// keep each head's scores; the grouped x86 kernel needs none).
+inline int64_t attend_scratch_floats(int64_t nq, int64_t n) noexcept { return nq * n; }
 
 // The table for one ISA. Throws std::runtime_error when the ISA is not supported here.
 const KernelTable& kernels_for(Isa isa);

@@ -4,6 +4,7 @@
 // is a polynomial accurate to about 2 ulp).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -115,41 +116,63 @@ TEST_CASE("rmsnorm, silu_mul, softmax, dot_f16, axpy_f16 match the scalar refere
   }
 }
 
-TEST_CASE("attend_f16 matches an fp64 computation on every ISA", "[elementwise]") {
+TEST_CASE("attend_f16 matches an fp64 computation on every ISA, for one token and for tiles", "[elementwise]") {
   uint32_t seed = 900;
   for (int64_t dh : {64, 128, 40}) {
     for (int64_t nq : {1, 2, 3, 5, 6, 7, 8, 9, 12}) {
       for (int64_t n : {1, 2, 9, 33, 300}) {
         const int64_t kv_stride = 2 * dh + 8;  // rows of the cache are wider than one head
-        const std::vector<float> q = random_floats(nq * dh, seed++);
+        const int64_t ld = nq * dh + 24;       // and so are the query and output rows
+        // Up to 11 query tokens at the last positions (a prefill tile, its tail tile of 3, and
+        // tokens of one position when n is small), and each token alone.
+        const int64_t nt = std::min<int64_t>(n, 11);
+        std::vector<int64_t> n_pos(static_cast<size_t>(nt));
+        for (int64_t t = 0; t < nt; ++t) n_pos[static_cast<size_t>(t)] = n - nt + 1 + t;
+        const std::vector<float> q = random_floats(nt * ld, seed++);
         std::vector<uint16_t> k(static_cast<size_t>(n * kv_stride)), v(k.size());
         const std::vector<float> kf = random_floats(n * kv_stride, seed++), vf = random_floats(n * kv_stride, seed++);
         convert_row_fp32_to_fp16(kf.data(), k.data(), n * kv_stride);
         convert_row_fp32_to_fp16(vf.data(), v.data(), n * kv_stride);
         const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
         // fp64 over the fp16 values the kernel reads.
-        std::vector<double> want(static_cast<size_t>(nq * dh), 0.0);
-        for (int64_t h = 0; h < nq; ++h) {
-          std::vector<double> s(static_cast<size_t>(n));
-          double mx = -1e300, sum = 0.0;
-          for (int64_t j = 0; j < n; ++j) {
-            double d = 0.0;
-            for (int64_t i = 0; i < dh; ++i) d += q[h * dh + i] * static_cast<double>(fp16_to_fp32(k[j * kv_stride + i]));
-            s[j] = d * scale;
-            mx = std::max(mx, s[j]);
-          }
-          for (double& x : s) sum += (x = std::exp(x - mx));
-          for (int64_t j = 0; j < n; ++j) {
-            for (int64_t i = 0; i < dh; ++i) want[h * dh + i] += s[j] / sum * fp16_to_fp32(v[j * kv_stride + i]);
+        std::vector<double> want(static_cast<size_t>(nt * ld), 0.0);
+        for (int64_t t = 0; t < nt; ++t) {
+          const int64_t nt_pos = n_pos[static_cast<size_t>(t)];
+          for (int64_t h = 0; h < nq; ++h) {
+            const float* qh = q.data() + t * ld + h * dh;
+            std::vector<double> s(static_cast<size_t>(nt_pos));
+            double mx = -1e300, sum = 0.0;
+            for (int64_t j = 0; j < nt_pos; ++j) {
+              double d = 0.0;
+              for (int64_t i = 0; i < dh; ++i) d += qh[i] * static_cast<double>(fp16_to_fp32(k[j * kv_stride + i]));
+              s[j] = d * scale;
+              mx = std::max(mx, s[j]);
+            }
+            for (double& x : s) sum += (x = std::exp(x - mx));
+            for (int64_t j = 0; j < nt_pos; ++j) {
+              for (int64_t i = 0; i < dh; ++i) want[t * ld + h * dh + i] += s[j] / sum * fp16_to_fp32(v[j * kv_stride + i]);
+            }
           }
         }
         for (Isa isa : available_isas()) {
           const KernelTable& kt = kernels_for(isa);
-          std::vector<float> scores(static_cast<size_t>(attend_scratch_floats(nq, n))), out(static_cast<size_t>(nq * dh), -1.0f);
-          kt.attend_f16(q.data(), nq, k.data(), v.data(), kv_stride, n, dh, scale, scores.data(), out.data());
-          for (int64_t i = 0; i < nq * dh; ++i) {
-            INFO(isa_name(isa) << " dh=" << dh << " nq=" << nq << " n=" << n << " i=" << i);
-            REQUIRE(std::fabs(out[i] - want[i]) <= 1e-5 * (1.0 + std::fabs(want[i])));
+          std::vector<float> scratch(static_cast<size_t>(attend_scratch_floats(nq, n)));
+          std::vector<float> out(static_cast<size_t>(nt * ld), -1.0f), alone(static_cast<size_t>(nq * dh), -1.0f);
+          kt.attend_f16(q.data(), n_pos.data(), nt, ld, nq, k.data(), v.data(), kv_stride, dh, scale, scratch.data(),
+                        out.data());
+          for (int64_t t = 0; t < nt; ++t) {
+            INFO(isa_name(isa) << " dh=" << dh << " nq=" << nq << " n=" << n << " token " << t);
+            for (int64_t i = 0; i < nq * dh; ++i) {
+              INFO("i=" << i);
+              REQUIRE(std::fabs(out[t * ld + i] - want[t * ld + i]) <= 1e-5 * (1.0 + std::fabs(want[t * ld + i])));
+            }
+            // Tokens share widening, not arithmetic: each token alone gives the same floats, so
+            // how a prompt is split into tiles (or threads) cannot change the numbers.
+            kt.attend_f16(q.data() + t * ld, &n_pos[static_cast<size_t>(t)], 1, ld, nq, k.data(), v.data(), kv_stride,
+                          dh, scale, scratch.data(), alone.data());
+            REQUIRE(std::equal(alone.begin(), alone.end(), out.begin() + t * ld));
+            // The padding between rows is not written.
+            if (t + 1 < nt) REQUIRE(out[t * ld + nq * dh] == -1.0f);
           }
         }
       }
