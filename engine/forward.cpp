@@ -155,7 +155,8 @@ void Forward::run_chunk(std::span<const Token> tokens, int threads) {
       int64_t cost = 0;
       for (t = t0; t < T && t - t0 < kAttendTile; ++t) {
         const Token& a = tokens[static_cast<size_t>(t)];
-        if (t > t0 && (a.cache != tokens[static_cast<size_t>(t - 1)].cache || a.pos != tokens[static_cast<size_t>(t - 1)].pos + 1)) break;
+        const Token* prev = t > t0 ? &tokens[static_cast<size_t>(t - 1)] : nullptr;
+        if (prev && (a.cache != prev->cache || a.pos != prev->pos + 1)) break;  // another sequence
         cost += a.pos + 1 + kTokenCost;
       }
       att_items.push_back({t0, t - t0, g});

@@ -149,8 +149,9 @@ TEST_CASE("attend_f16 matches an fp64 computation on every ISA, for one token an
               mx = std::max(mx, s[j]);
             }
             for (double& x : s) sum += (x = std::exp(x - mx));
+            double* w = want.data() + t * ld + h * dh;
             for (int64_t j = 0; j < nt_pos; ++j) {
-              for (int64_t i = 0; i < dh; ++i) want[t * ld + h * dh + i] += s[j] / sum * fp16_to_fp32(v[j * kv_stride + i]);
+              for (int64_t i = 0; i < dh; ++i) w[i] += s[j] / sum * fp16_to_fp32(v[j * kv_stride + i]);
             }
           }
         }
