@@ -121,6 +121,46 @@ TEST_CASE("Fast forward: batched decode of several sequences equals each run alo
   }
 }
 
+TEST_CASE("Fast forward: prompts of several sequences in one step equal each run alone", "[forward-fast]") {
+  // Attention tiles hold up to 8 consecutive tokens of one sequence: prompts of 5, 1 and 13
+  // tokens, after histories of 0, 20 and 7 tokens, put sequence changes inside what would
+  // otherwise be one tile. Every token's logits must equal its sequence's run alone.
+  const std::vector<int32_t> ids = test::read_ids(test::fixture("tokens.txt"));
+  const LoadedModel m = load_model(test::fixture("tiny-f32.q8_0.gguf"));
+  const auto V = static_cast<size_t>(m.config.vocab_size);
+  const size_t history[] = {0, 20, 7}, prompt[] = {5, 1, 13};
+  for (int threads : {1, 2, 3}) {
+    Forward f(m);
+    std::vector<KvCache> caches(3, KvCache(m.config, 64));
+    std::vector<float> sink(V);
+    for (size_t s = 0; s < 3; ++s) {
+      if (history[s] == 0) continue;
+      const SequenceStep p{&caches[s], std::span<const int32_t>(ids.data() + 10 * s, history[s]), sink.data(), false};
+      f.run(std::span<const SequenceStep>(&p, 1), threads);
+    }
+    std::vector<KvCache> alone = caches;
+    std::vector<std::vector<float>> together(3), single(3);
+    std::vector<SequenceStep> steps;
+    for (size_t s = 0; s < 3; ++s) {
+      together[s].resize(prompt[s] * V);
+      single[s].resize(prompt[s] * V);
+      steps.push_back({&caches[s], std::span<const int32_t>(&ids[40 + 3 * s], prompt[s]), together[s].data(), true});
+    }
+    f.run(steps, threads);
+    for (size_t s = 0; s < 3; ++s) {
+      const SequenceStep p{&alone[s], std::span<const int32_t>(&ids[40 + 3 * s], prompt[s]), single[s].data(), true};
+      f.run(std::span<const SequenceStep>(&p, 1), threads);
+      double max_diff = 0;
+      for (size_t i = 0; i < single[s].size(); ++i) {
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(single[s][i]) - together[s][i]));
+      }
+      INFO("threads " << threads << ", sequence " << s << ": max |together - alone| " << max_diff);
+      CHECK(std::equal(single[s].begin(), single[s].end(), together[s].begin()));
+      CHECK(caches[s].size() == static_cast<int64_t>(history[s] + prompt[s]));
+    }
+  }
+}
+
 TEST_CASE("Fast forward reproduces the kjv greedy goldens", "[forward-fast][kjv]") {
   const std::string dir = std::string(QWENEDGE_SHARED_DIR) + "/models/tiny-qwen2-kjv";
   if (!test::have_fixture("kjv.f32.gguf")) {
