@@ -10,7 +10,6 @@ packages=(
   g++-aarch64-linux-gnu qemu-user  # NEON kernels cross-built and tested under emulation
   catch2                           # unit tests (Catch2 v2)
   libbenchmark-dev                 # micro-benchmarks
-  libxsimd-dev libeigen3-dev       # elementwise SIMD, dense fp32 helpers
   nlohmann-json3-dev               # config.json / safetensors headers / server JSON
   libcpp-httplib-dev               # qwen-server
   python3 python3-numpy            # the independent NumPy reference forward (tests only)
