@@ -35,7 +35,8 @@ struct ToolCall {
   // JSON text of the arguments value, normally an object such as {"location": "Paris"}; it is
   // rendered as tojson of that value. OpenAI-style clients send arguments as a string holding
   // JSON: pass that string's contents here. Text that is not valid JSON is rendered as a JSON
-  // string (what the template does with a string value), never rejected.
+  // string (what the template does with a string value), never rejected; JSON nested deeper than
+  // kMaxJsonDepth (json_limits.hpp) is refused.
   std::string arguments;
 };
 
@@ -64,8 +65,8 @@ struct ChatPrompt {
   std::vector<Span> specials;
 };
 
-// Throws qwenedge::Error(kInvalidArgument) when messages is empty or a tool definition is not
-// valid JSON.
+// Throws qwenedge::Error(kInvalidArgument) when messages is empty, a tool definition is not
+// valid JSON, or a tool definition or call's arguments nest deeper than kMaxJsonDepth.
 ChatPrompt render_chat(std::span<const ChatMessage> messages, const ChatOptions& options = {});
 
 // Token ids of a rendered prompt: the template's special tokens become their ids; everything

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qwenedge/error.hpp"
+#include "tokenizer/json_limits.hpp"
 
 namespace qwenedge::tokenizer {
 namespace {
@@ -36,6 +37,7 @@ void dump_string(const std::string& s, std::string& out) {
   out.push_back('"');
 }
 
+// Recurses once per level: only values from parse_bounded (at most kMaxJsonDepth levels) come here.
 void dump(const Json& j, std::string& out) {
   switch (j.type()) {
     case Json::value_t::null: out += "null"; break;
@@ -69,6 +71,23 @@ void dump(const Json& j, std::string& out) {
       break;
     }
     default: out += "null"; break;  // binary and discarded values cannot come from JSON text
+  }
+}
+
+// `json_text` parsed; arrays and objects nested deeper than kMaxJsonDepth are refused as the
+// parser meets them, so no value deeper than that is ever built or dumped.
+Json parse_bounded(std::string_view json_text, std::string_view what) {
+  const auto bounded = [what](int depth, Json::parse_event_t event, Json&) {
+    if (opens_too_deep(depth, event)) {
+      throw Error(ErrorCode::kInvalidArgument, std::string(what) + ": arrays and objects nested more than " +
+                                                   std::to_string(kMaxJsonDepth) + " levels deep (the limit)");
+    }
+    return true;
+  };
+  try {
+    return Json::parse(json_text, bounded);
+  } catch (const Json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string(what) + ": not valid JSON: " + e.what());
   }
 }
 
@@ -122,14 +141,8 @@ std::string python_float_repr(double value) {
 }
 
 std::string python_json_dumps(std::string_view json_text, std::string_view what) {
-  Json j;
-  try {
-    j = Json::parse(json_text);
-  } catch (const Json::exception& e) {
-    throw Error(ErrorCode::kInvalidArgument, std::string(what) + ": not valid JSON: " + e.what());
-  }
   std::string out;
-  dump(j, out);
+  dump(parse_bounded(json_text, what), out);
   return out;
 }
 

@@ -9,8 +9,8 @@
 namespace qwenedge::tokenizer {
 
 // Parses `json_text` and writes it back the way Python would. Throws
-// qwenedge::Error(kInvalidArgument) when `json_text` is not valid JSON; `what` names the value
-// in the message. Limitations: integers beyond 64 bits arrive as floats (Python keeps them
+// qwenedge::Error(kInvalidArgument) when `json_text` is not valid JSON or nests arrays and
+// objects deeper than kMaxJsonDepth (json_limits.hpp); `what` names the value in the message. Limitations: integers beyond 64 bits arrive as floats (Python keeps them
 // exact); duplicate keys keep the last value at the first key's position, as Python's dict.
 std::string python_json_dumps(std::string_view json_text, std::string_view what);
 

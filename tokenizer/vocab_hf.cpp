@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "qwenedge/error.hpp"
+#include "tokenizer/json_limits.hpp"
 #include "tokenizer/vocab.hpp"
 
 namespace qwenedge::tokenizer {
@@ -23,8 +24,16 @@ json read_json(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   if (in.bad()) throw Error(ErrorCode::kIo, path + ": read failed");
+  // Refused past kMaxJsonDepth: error messages below dump values of the file.
+  const auto bounded = [&path](int depth, json::parse_event_t event, json&) {
+    if (opens_too_deep(depth, event)) {
+      throw Error(ErrorCode::kBadModelFile, path + ": arrays and objects nested more than " +
+                                                std::to_string(kMaxJsonDepth) + " levels deep (the limit)");
+    }
+    return true;
+  };
   try {
-    return json::parse(ss.str());
+    return json::parse(ss.str(), bounded);
   } catch (const json::exception& e) {
     throw Error(ErrorCode::kBadModelFile, path + ": not valid JSON: " + e.what());
   }

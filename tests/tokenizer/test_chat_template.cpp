@@ -3,8 +3,12 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "qwenedge/error.hpp"
 #include "tokenizer/chat_template.hpp"
+#include "tokenizer/json_limits.hpp"
 #include "tokenizer/normalize.hpp"
 #include "tokenizer/python_json.hpp"
 #include "tokenizer_test_util.hpp"
@@ -147,4 +151,67 @@ TEST_CASE("python float repr", "[tokenizer][chat]") {
   CHECK(python_float_repr(100.0) == "100.0");
   CHECK(python_json_dumps(R"({"a":[1,2.0,"x\u0001\n\"é"],"b":{},"c":[],"d":null,"e":true})", "t") ==
         R"({"a": [1, 2.0, "x\u0001\n\"é"], "b": {}, "c": [], "d": null, "e": true})");
+}
+
+namespace {
+
+// `depth` arrays nested in each other around `inner`.
+std::string nested(int depth, const std::string& inner = "1") {
+  const auto n = static_cast<size_t>(depth);
+  return std::string(n, '[') + inner + std::string(n, ']');
+}
+
+// The message of the Error(kInvalidArgument) that `f` throws, or "(no error)".
+template <class F>
+std::string invalid_argument(F&& f) {
+  try {
+    f();
+  } catch (const qwenedge::Error& e) {
+    CHECK(e.code() == qwenedge::ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("JSON nested deeper than the limit is refused before any recursion", "[tokenizer][chat]") {
+  const std::string limit = "more than " + std::to_string(kMaxJsonDepth) + " levels deep";
+  const std::vector<ChatMessage> user = {{"user", "x", {}}};
+  for (const int depth : {10'000, 40'000, 100'000}) {
+    INFO("depth " << depth);
+    CHECK_THAT(invalid_argument([&] { python_json_dumps(nested(depth), "v"); }), Catch::Contains(limit));
+    ChatOptions tools;
+    tools.tools = {R"({"type": "function", "function": {"name": "f", "parameters": {"a": )" + nested(depth) + "}}}"};
+    CHECK_THAT(invalid_argument([&] { render_chat(user, tools); }), Catch::Contains("tools[0]: ") && Catch::Contains(limit));
+    const std::vector<ChatMessage> call = {{"user", "x", {}}, {"assistant", "", {{"f", nested(depth)}}}};
+    CHECK_THAT(invalid_argument([&] { render_chat(call); }),
+               Catch::Contains("tool call arguments") && Catch::Contains(limit));
+    // Unclosed, so not JSON: rendered as the string it is, like any other text that is not JSON.
+    const std::vector<ChatMessage> open = {{"user", "x", {}}, {"assistant", "", {{"f", std::string(static_cast<size_t>(depth), '[')}}}};
+    CHECK(render_chat(open).text.find("\"arguments\": \"[[[") != std::string::npos);
+  }
+  // The limit itself still works, and renders as Python does.
+  CHECK(python_json_dumps(nested(kMaxJsonDepth), "v") == nested(kMaxJsonDepth));
+  CHECK_THAT(invalid_argument([&] { python_json_dumps(nested(kMaxJsonDepth + 1), "v"); }), Catch::Contains(limit));
+  const std::string args = R"({"a": )" + nested(100) + "}";
+  const std::vector<ChatMessage> call = {{"user", "x", {}}, {"assistant", "", {{"f", args}}}};
+  CHECK(render_chat(call).text.find("{\"name\": \"f\", \"arguments\": " + args + "}") != std::string::npos);
+}
+
+TEST_CASE("a tokenizer.json nested deeper than the limit is refused", "[tokenizer]") {
+  const auto path = std::filesystem::temp_directory_path() / "qwenedge-test-deep-tokenizer.json";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << R"({"model": {"type": "BPE"}, "normalizer": {"type": "Lowercase", "x": )" << nested(40'000) << "}}";
+  }
+  std::string message = "(no error)";
+  try {
+    (void)load_vocab_from_hf(path.string(), "");
+  } catch (const qwenedge::Error& e) {
+    CHECK(e.code() == qwenedge::ErrorCode::kBadModelFile);
+    message = e.what();
+  }
+  std::filesystem::remove(path);
+  CHECK_THAT(message, Catch::Contains("more than " + std::to_string(kMaxJsonDepth) + " levels deep"));
 }
