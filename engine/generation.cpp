@@ -8,7 +8,8 @@
 #include "qwenedge/error.hpp"
 #include "tokenizer/chat_template.hpp"
 
-namespace qwenedge::detail {
+namespace qwenedge {
+namespace detail {
 namespace {
 
 double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
@@ -18,6 +19,14 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 const char* const kRoles[] = {"system", "user", "assistant", "tool"};
 
 }  // namespace
+
+}  // namespace detail
+
+int64_t prompt_budget(int64_t context, int max_tokens) {
+  return context - std::clamp<int64_t>(max_tokens, 1, std::max<int64_t>(1, context / 4));
+}
+
+namespace detail {
 
 SamplingParams sampling_params(const ModelImpl& m, const GenerateOptions& o) {
   // First the options that the sampler does not know about.
@@ -40,9 +49,6 @@ SamplingParams sampling_params(const ModelImpl& m, const GenerateOptions& o) {
   return sp;
 }
 
-int64_t prompt_budget(int64_t context, int max_tokens) {
-  return context - std::clamp<int64_t>(max_tokens, 1, std::max<int64_t>(1, context / 4));
-}
 
 void check_messages(const std::vector<Message>& messages) {
   if (messages.empty()) throw Error(ErrorCode::kInvalidArgument, "chat: messages is empty");
@@ -55,54 +61,50 @@ void check_messages(const std::vector<Message>& messages) {
   }
 }
 
-FitPrompt chat_prompt(const ModelImpl& m, const std::vector<Message>& messages, const std::vector<std::string>& tools,
-                      int64_t context) {
-  check_messages(messages);
-  std::vector<tokenizer::ChatMessage> chat;
-  for (const Message& msg : messages) {
-    tokenizer::ChatMessage c{msg.role, msg.content, {}};
-    for (const ToolCall& t : msg.tool_calls) c.tool_calls.push_back({t.name, t.arguments});
-    chat.push_back(std::move(c));
-  }
-  const tokenizer::Tokenizer* tok = &m.tokenizer;
-  tokenizer::ChatOptions options{.add_generation_prompt = true, .tools = tools};
-  return [chat = std::move(chat), options = std::move(options), tok, context](int64_t budget, bool truncate, int64_t& dropped) {
-    std::vector<tokenizer::ChatMessage> kept = chat;
-    std::vector<int32_t> ids = tokenizer::encode_chat(*tok, tokenizer::render_chat(kept, options));
-    const size_t first = !kept.empty() && kept[0].role == "system" ? 1 : 0;
-    const auto full = static_cast<int64_t>(ids.size());
-    while (static_cast<int64_t>(ids.size()) > budget) {
-      size_t next_user = first + 1;
-      while (next_user < kept.size() && kept[next_user].role != "user") ++next_user;
-      if (next_user < kept.size()) {
-        kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(first), kept.begin() + static_cast<std::ptrdiff_t>(next_user));
-        ids = tokenizer::encode_chat(*tok, tokenizer::render_chat(kept, options));
-        continue;
-      }
-      // Only the system prompt and the last turn are left.
-      const auto head = static_cast<int64_t>(
-          first ? tokenizer::encode_chat(*tok, tokenizer::render_chat(std::span(kept.data(), 1), {.add_generation_prompt = false})).size() : 0);
-      if (!truncate || budget - head < 16) {
-        throw Error(ErrorCode::kInvalidArgument, "the last message needs " + std::to_string(ids.size()) +
-                                                     " tokens, more than the " + std::to_string(budget) +
-                                                     " the context of " + std::to_string(context) + " leaves for it");
-      }
-      ids.erase(ids.begin() + head, ids.end() - (budget - head));
-    }
-    dropped = full - static_cast<int64_t>(ids.size());
+std::vector<int32_t> PromptState::fit(int64_t budget, bool truncate, int64_t& dropped,
+                                      std::vector<tokenizer::ChatMessage>* kept_chat) const {
+  const auto full = static_cast<int64_t>(ids.size());
+  if (full <= budget) {
+    dropped = 0;
+    if (kept_chat) *kept_chat = chat;
     return ids;
-  };
+  }
+  std::vector<int32_t> kept;
+  if (model) {
+    std::vector<tokenizer::ChatMessage> messages = chat;
+    kept = fit_chat(budget, truncate, messages);
+    if (kept_chat) *kept_chat = std::move(messages);
+  } else {
+    // Plain text has no turns: keep its most recent tokens.
+    kept.assign(ids.end() - std::max<int64_t>(1, budget), ids.end());
+  }
+  dropped = full - static_cast<int64_t>(kept.size());
+  return kept;
 }
 
-FitPrompt completion_prompt(const ModelImpl& m, std::string_view prompt) {
-  std::vector<int32_t> ids = m.tokenizer.encode(prompt, {.parse_special = true});
-  if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "complete: the prompt is empty");
-  // Plain text has no turns: keep its most recent tokens.
-  return [ids = std::move(ids)](int64_t budget, bool, int64_t& dropped) {
-    const auto n = static_cast<int64_t>(ids.size());
-    dropped = std::max<int64_t>(0, n - std::max<int64_t>(1, budget));
-    return std::vector<int32_t>(ids.begin() + dropped, ids.end());
-  };
+std::vector<int32_t> PromptState::fit_chat(int64_t budget, bool truncate, std::vector<tokenizer::ChatMessage>& kept) const {
+  const tokenizer::Tokenizer& tok = model->tokenizer;
+  std::vector<int32_t> out = ids;
+  const size_t first = !kept.empty() && kept[0].role == "system" ? 1 : 0;
+  while (static_cast<int64_t>(out.size()) > budget) {
+    size_t next_user = first + 1;
+    while (next_user < kept.size() && kept[next_user].role != "user") ++next_user;
+    if (next_user < kept.size()) {
+      kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(first), kept.begin() + static_cast<std::ptrdiff_t>(next_user));
+      out = tokenizer::encode_chat(tok, tokenizer::render_chat(kept, options));
+      continue;
+    }
+    // Only the system prompt and the last turn are left.
+    const auto head = static_cast<int64_t>(
+        first ? tokenizer::encode_chat(tok, tokenizer::render_chat(std::span(kept.data(), 1), {.add_generation_prompt = false})).size() : 0);
+    if (!truncate || budget - head < 16) {
+      throw Error(ErrorCode::kInvalidArgument, "the last message needs " + std::to_string(out.size()) +
+                                                   " tokens, more than the " + std::to_string(budget) +
+                                                   " the context leaves for it");
+    }
+    out.erase(out.begin() + head, out.end() - (budget - head));
+  }
+  return out;
 }
 
 std::string StopFilter::push(std::string_view text, bool& stopped) {
@@ -130,41 +132,46 @@ std::string StopFilter::push(std::string_view text, bool& stopped) {
   return out;
 }
 
-Generation::Generation(const ModelImpl& m, const GenerateOptions& options, const FitPrompt& fit, SequenceState& seq)
-    : m_(m), seq_(seq), fit_(fit), max_tokens_(options.max_tokens), ignore_eos_(options.ignore_eos),
-      context_(seq.cache.capacity()), sampler_(sampling_params(m, options)), decoder_(m.tokenizer, /*skip_special=*/true),
-      stops_(options.stop), t0_(Clock::now()) {
-  const std::vector<int32_t> prompt = fit_(prompt_budget(context_, max_tokens_), false, r_.dropped_tokens);
-  r_.timings.prompt_tokens = static_cast<int64_t>(prompt.size());
+GenerationState::GenerationState(Sequence& seq, const Prompt& prompt, const GenerateOptions& options)
+    : seq_(seq), seq_state_(SequenceState::of(seq)), m_(seq_state_.m), prompt_(prompt), max_tokens_(options.max_tokens),
+      ignore_eos_(options.ignore_eos), context_(seq.capacity()), sampler_(sampling_params(m_, options)),
+      decoder_(m_.tokenizer, /*skip_special=*/true), stops_(options.stop), t0_(Clock::now()) {
+  const std::vector<int32_t> tokens = prompt_.fit(prompt_budget(context_, max_tokens_), false, r_.dropped_tokens);
+  r_.timings.prompt_tokens = static_cast<int64_t>(tokens.size());
   t_prefill_ = Clock::now();
-  prepare(prompt);
-  r_.timings.cached_tokens = static_cast<int64_t>(committed_);
+  prepare(tokens);
+  r_.timings.cached_tokens = feed_base_;
   r_.timings.prefilled_tokens = r_.timings.prompt_tokens - r_.timings.cached_tokens;
 }
 
-void Generation::prepare(const std::vector<int32_t>& tokens) {
-  std::vector<int32_t>& history = seq_.history;
-  size_t lcp = 0;
-  while (lcp < tokens.size() && lcp < history.size() && tokens[lcp] == history[lcp]) ++lcp;
+void GenerationState::prepare(const std::vector<int32_t>& tokens) {
+  auto lcp = static_cast<size_t>(seq_.common_prefix(tokens));
   if (lcp == tokens.size()) --lcp;  // the last token must run again for its logits
-  seq_.cache.resize(static_cast<int64_t>(lcp));
-  history.assign(tokens.begin(), tokens.end());
-  committed_ = lcp;
+  seq_.truncate(static_cast<int64_t>(lcp));
+  feed_base_ = static_cast<int64_t>(lcp);
   feed_.assign(tokens.begin() + static_cast<std::ptrdiff_t>(lcp), tokens.end());
+  prompt_feed_ = true;
 }
 
-void Generation::rollback() {
-  seq_.cache.resize(static_cast<int64_t>(committed_));
-  seq_.history.resize(committed_);
+std::span<const int32_t> GenerationState::feed() const {
+  if (done_) return {};
+  const int64_t n = std::clamp<int64_t>(fed(), 0, static_cast<int64_t>(feed_.size()));
+  return std::span<const int32_t>(feed_).subspan(static_cast<size_t>(n));
 }
 
-std::string Generation::advance() {
+StepInput GenerationState::input(int64_t max_tokens) {
+  const std::span<const int32_t> rest = feed();
+  const auto n = static_cast<size_t>(std::clamp<int64_t>(max_tokens, 1, static_cast<int64_t>(rest.size())));
+  return {&seq_, rest.first(std::min(n, rest.size())), n >= rest.size() ? Logits::kLast : Logits::kNone};
+}
+
+std::string GenerationState::advance() {
+  if (done_) return {};
+  if (!feed().empty()) return {};  // a prompt chunk went in; more of the prompt is to come
   const auto now = Clock::now();
   if (t_first_ == Clock::time_point{}) r_.timings.prefill_ms = ms_between(t_prefill_, now);
-  committed_ = seq_.history.size();  // the step went through: the fed tokens are in the cache
-  feed_.clear();
 
-  const int32_t id = sampler_.sample(seq_.logits, seq_.history, r_.tokens);
+  const int32_t id = sampler_.sample(seq_state_.logits, seq_state_.history, r_.tokens);
   if (t_first_ == Clock::time_point{}) {
     t_first_ = Clock::now();
     r_.timings.ttft_ms = ms_between(t0_, t_first_);
@@ -184,28 +191,29 @@ std::string Generation::advance() {
     finish(FinishReason::kStop, text);
   } else if (static_cast<int>(r_.tokens.size()) >= max_tokens_) {
     finish(FinishReason::kLength, text);
-  } else if (seq_.cache.size() == seq_.cache.capacity()) {
+  } else if (seq_.size() == seq_.capacity()) {
     shift_context();
   } else {
-    seq_.history.push_back(id);
+    feed_base_ = seq_.size();
     feed_.assign(1, id);
+    prompt_feed_ = false;
   }
   return text;
 }
 
-void Generation::shift_context() {
+void GenerationState::shift_context() {
   // Context full mid-answer: re-fit the history into half the context, keep at most a quarter
   // of the answer so far (its latest tokens) and continue; a quarter stays free.
   const auto in_cache = static_cast<int64_t>(r_.tokens.size()) - 1;  // the last token is not in yet
   const int64_t kept = std::min(in_cache, context_ / 4);
   int64_t dropped = 0;
-  std::vector<int32_t> shifted = fit_(context_ - context_ / 4 - kept, true, dropped);
+  std::vector<int32_t> shifted = prompt_.fit(context_ - context_ / 4 - kept, true, dropped);
   shifted.insert(shifted.end(), r_.tokens.end() - 1 - kept, r_.tokens.end());
   r_.dropped_tokens += dropped + in_cache - kept;
   prepare(shifted);
 }
 
-void Generation::finish(FinishReason reason, std::string& text) {
+void GenerationState::finish(FinishReason reason, std::string& text) {
   if (!done_) {
     // The held-back end of the text: an unfinished character, a partial stop string.
     bool stopped = false;
@@ -221,13 +229,70 @@ void Generation::finish(FinishReason reason, std::string& text) {
   if (t_first_ != Clock::time_point{}) r_.timings.decode_ms = ms_between(t_first_, Clock::now());
 }
 
-void Generation::cancel() {
-  if (!done_) {
-    seq_.history.resize(committed_);  // tokens of a feed that never ran are not in the cache
-    done_ = true;
-  }
+void GenerationState::cancel() {
+  done_ = true;
   std::string none;
   finish(FinishReason::kCancelled, none);
 }
 
-}  // namespace qwenedge::detail
+}  // namespace detail
+
+// The public faces.
+
+Prompt Prompt::chat(const Model& model, const std::vector<Message>& messages, const std::vector<std::string>& tools) {
+  detail::check_messages(messages);
+  auto s = std::make_shared<detail::PromptState>();
+  s->model = detail::ModelAccess::shared(model);
+  for (const Message& msg : messages) {
+    tokenizer::ChatMessage c{msg.role, msg.content, {}};
+    for (const ToolCall& t : msg.tool_calls) c.tool_calls.push_back({t.name, t.arguments});
+    s->chat.push_back(std::move(c));
+  }
+  s->options = tokenizer::ChatOptions{.add_generation_prompt = true, .tools = tools};
+  s->ids = tokenizer::encode_chat(s->model->tokenizer, tokenizer::render_chat(s->chat, s->options));
+  return Prompt(std::move(s));
+}
+
+Prompt Prompt::text(const Model& model, std::string_view text) {
+  std::vector<int32_t> ids = detail::impl(model).tokenizer.encode(text, {.parse_special = true});
+  if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "complete: the prompt is empty");
+  return tokens(std::move(ids));
+}
+
+Prompt Prompt::tokens(std::vector<int32_t> ids) {
+  if (ids.empty()) throw Error(ErrorCode::kInvalidArgument, "the prompt is empty");
+  auto s = std::make_shared<detail::PromptState>();
+  s->ids = std::move(ids);
+  return Prompt(std::move(s));
+}
+
+std::span<const int32_t> Prompt::ids() const { return s_->ids; }
+std::vector<int32_t> Prompt::fit(int64_t budget, bool truncate, int64_t& dropped) const { return s_->fit(budget, truncate, dropped); }
+
+Prompt Prompt::fitted(int64_t budget, int64_t& dropped) const {
+  auto s = std::make_shared<detail::PromptState>();
+  s->model = s_->model;
+  s->options = s_->options;
+  s->ids = s_->fit(budget, false, dropped, s_->model ? &s->chat : nullptr);
+  return Prompt(std::move(s));
+}
+
+void validate_options(const Model& model, const GenerateOptions& options) { (void)detail::sampling_params(detail::impl(model), options); }
+
+Generation::Generation(Sequence& sequence, const Prompt& prompt, const GenerateOptions& options)
+    : g_(std::make_unique<detail::GenerationState>(sequence, prompt, options)) {}
+Generation::~Generation() = default;
+Generation::Generation(Generation&&) noexcept = default;
+Generation& Generation::operator=(Generation&&) noexcept = default;
+
+std::span<const int32_t> Generation::feed() const { return g_->feed(); }
+StepInput Generation::input(int64_t max_tokens) { return g_->input(max_tokens); }
+std::string Generation::advance() { return g_->advance(); }
+void Generation::cancel() { g_->cancel(); }
+bool Generation::done() const { return g_->done(); }
+bool Generation::prefilling() const { return g_->prefilling(); }
+const Result& Generation::result() const { return g_->result(); }
+Result Generation::take_result() { return g_->take_result(); }
+Sequence& Generation::sequence() { return g_->sequence(); }
+
+}  // namespace qwenedge

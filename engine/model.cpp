@@ -15,11 +15,6 @@
 namespace qwenedge {
 namespace {
 
-tokenizer::ChatMessage to_chat_message(const Message& m) {
-  tokenizer::ChatMessage c{m.role, m.content, {}};
-  for (const ToolCall& t : m.tool_calls) c.tool_calls.push_back({t.name, t.arguments});
-  return c;
-}
 
 }  // namespace
 
@@ -65,8 +60,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   LoadOptions resolved = options;
   if (resolved.threads == 0) resolved.threads = physical_cores();
   if (resolved.context == 0) resolved.context = std::min<int64_t>(4096, loaded.config.context_length);
-  std::optional<tokenizer::Tokenizer> tok;
-  prepare_weights(loaded, *kernels, resolved.threads, options.prefetch, [&] { tok.emplace(loaded.vocab); });
+  std::shared_ptr<const tokenizer::Tokenizer> tok;
+  prepare_weights(loaded, *kernels, resolved.threads, options.prefetch,
+                  [&] { tok = std::make_shared<const tokenizer::Tokenizer>(loaded.vocab); });
 
   ModelInfo info;
   info.path = path;
@@ -84,29 +80,35 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   info.context_length = c.context_length;
   for (const gguf::TensorInfo& t : loaded.file.tensors()) info.parameters += t.elements();
   info.file_bytes = loaded.file.file_size();
+  auto matrix_bytes = [](const WeightView& w) { return static_cast<uint64_t>(w.rows) * w.row_bytes; };
+  info.decode_bytes = matrix_bytes(loaded.weights.output);
+  for (const LayerWeights& l : loaded.weights.layers) {
+    for (const WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) info.decode_bytes += matrix_bytes(*w);
+  }
   info.eos_ids = loaded.generation.eos_ids;
   info.isa = std::string(kernels::isa_name(kernels->isa));
 
-  auto impl = std::make_shared<detail::ModelImpl>(detail::ModelImpl{std::move(loaded), std::move(*tok), resolved, std::move(info)});
+  auto impl = std::make_shared<detail::ModelImpl>(std::move(loaded), detail::TokenizerAccess::make(std::move(tok)), resolved,
+                                                  std::move(info));
   return Model(std::move(impl));
 }
 
 const ModelInfo& Model::info() const { return impl_->info; }
 const LoadOptions& Model::options() const { return impl_->options; }
 
+const Tokenizer& Model::tokenizer() const { return impl_->public_tokenizer; }
+
 std::vector<int32_t> Model::tokenize(std::string_view text, bool parse_special) const {
-  return impl_->tokenizer.encode(text, {.parse_special = parse_special});
+  return impl_->public_tokenizer.encode(text, parse_special);
 }
 
 std::string Model::detokenize(std::span<const int32_t> ids, bool skip_special) const {
-  return impl_->tokenizer.decode(ids, {.skip_special = skip_special});
+  return impl_->public_tokenizer.decode(ids, skip_special);
 }
 
 std::string Model::render_chat(const std::vector<Message>& messages, bool add_generation_prompt,
                                const std::vector<std::string>& tools) const {
-  std::vector<tokenizer::ChatMessage> chat;
-  for (const Message& m : messages) chat.push_back(to_chat_message(m));
-  return tokenizer::render_chat(chat, {.add_generation_prompt = add_generation_prompt, .tools = tools}).text;
+  return impl_->public_tokenizer.render_chat(messages, add_generation_prompt, tools);
 }
 
 }  // namespace qwenedge

@@ -1,11 +1,10 @@
 // A conversation: one sequence whose KV cache outlives its answers, driven step by step.
 #include <utility>
 
-#include "engine/forward.hpp"
-#include "engine/generation.hpp"
-#include "engine/model_impl.hpp"
 #include "qwenedge/error.hpp"
+#include "qwenedge/generation.hpp"
 #include "qwenedge/session.hpp"
+#include "qwenedge/step.hpp"
 
 namespace qwenedge {
 
@@ -20,26 +19,17 @@ const char* finish_reason_name(FinishReason r) noexcept {
 
 struct Session::State {
   Model model;
-  int64_t context;
-  int threads;
-  const detail::ModelImpl& m;
-  Forward forward;
-  detail::SequenceState seq;
+  Engine engine;
+  Sequence seq;
 
-  State(const Model& mdl, int64_t ctx, int thr)
-      : model(mdl), context(ctx), threads(thr), m(mdl.impl()), forward(m.loaded, 512), seq(m, ctx) {}
+  State(const Model& mdl, int64_t context, int threads)
+      : model(mdl), engine(mdl, {.threads = threads, .max_step_tokens = 512}), seq(mdl, context) {}
 
-  // The generation loop of one sequence: one forward step per token (the first is the prompt).
-  Result generate(const detail::FitPrompt& fit, const GenerateOptions& o, const StreamCallback& on_text) {
-    detail::Generation g(m, o, fit, seq);
+  // The generation loop of one sequence: one step per token (the first is the prompt).
+  Result generate(const Prompt& prompt, const GenerateOptions& o, const StreamCallback& on_text) {
+    Generation g(seq, prompt, o);
     while (!g.done()) {
-      const SequenceStep step{&seq.cache, g.feed(), seq.logits.data(), false};
-      try {
-        forward.run(std::span<const SequenceStep>(&step, 1), threads);
-      } catch (...) {
-        g.rollback();
-        throw;
-      }
+      engine.step({g.input()});
       const std::string text = g.advance();
       if (!text.empty() && on_text && !on_text(text)) g.cancel();
     }
@@ -63,20 +53,17 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
 Result Session::chat(const std::vector<Message>& messages, const GenerateOptions& options, const StreamCallback& on_text) {
-  return s_->generate(detail::chat_prompt(s_->m, messages, options.tools, s_->context), options, on_text);
+  return s_->generate(Prompt::chat(s_->model, messages, options.tools), options, on_text);
 }
 
 Result Session::complete(std::string_view prompt, const GenerateOptions& options, const StreamCallback& on_text) {
-  return s_->generate(detail::completion_prompt(s_->m, prompt), options, on_text);
+  return s_->generate(Prompt::text(s_->model, prompt), options, on_text);
 }
 
-void Session::reset() {
-  s_->seq.cache.resize(0);
-  s_->seq.history.clear();
-}
+void Session::reset() { s_->seq.clear(); }
 
-int64_t Session::context() const { return s_->context; }
-int64_t Session::cached_tokens() const { return s_->seq.cache.size(); }
+int64_t Session::context() const { return s_->seq.capacity(); }
+int64_t Session::cached_tokens() const { return s_->seq.size(); }
 const Model& Session::model() const { return s_->model; }
 
 }  // namespace qwenedge

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs qwenedge into a temporary prefix and builds and runs the examples against the installed
+# Installs qwenedge into a temporary prefix and builds and runs the examples (and qwen-server) against the installed
 # package only: examples/chat (C++, find_package(qwenedge)) and examples/c (C, pkg-config; linked
 # once with the shared and once with the static library).
 #
@@ -149,6 +149,19 @@ run c-build-static make -s -C "$src/examples/c" OUT="$work_dir/static" STATIC=1 
 if loads "$work_dir/static/chat_c" ""; then fail "the static chat_c still loads libqwenedge.so"; fi
 pass "examples/c built with pkg-config (shared and static)"
 
+# 4b. The step level from outside: the batch examples (C++ and C), and qwen-server itself built on
+# its own against the installed package.
+batch_build=$work_dir/batch
+run batch-configure cmake -S "$src/examples/batch" -B "$batch_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix"
+run batch-build cmake --build "$batch_build" -j "$jobs"
+server_build=$work_dir/server
+run server-configure cmake -S "$src/tools/qwen-server" -B "$server_build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$prefix"
+run server-build cmake --build "$server_build" -j "$jobs" --target qwen-server
+loads "$server_build/qwen-server" "$libdir" || fail "the out-of-tree qwen-server does not load $libdir's libqwenedge.so"
+pass "examples/batch and tools/qwen-server built out of tree against the installed package"
+
 # 5. Run them. Random-weight models say nonsense; the test is that they load, stream and finish.
 run_example() {
   local name=$1
@@ -164,5 +177,30 @@ run_example chat_static "$chat_static/chat"
 run_example chat_c "$work_dir/chat_c"
 run_example chat_c_static "$work_dir/static/chat_c"
 pass "the examples ran on $(basename "$model")"
+
+# 5b. Several sequences in one step equal each alone (the examples check it and exit 1 if not).
+for b in "$batch_build/batch" "$work_dir/batch_c"; do
+  "$b" "$model" 12 > "$log/$(basename "$b").out" 2> "$log/$(basename "$b").err" ||
+    fail "$(basename "$b") exited with status $?" "$log/$(basename "$b").err"
+  echo "test-install:   $(basename "$b"): $(tail -n 1 "$log/$(basename "$b").err")"
+done
+pass "batched steps equal each sequence alone (C++ and C)"
+
+# 5c. The out-of-tree server answers a chat completion.
+"$server_build/qwen-server" -m "$model" --port 0 --slots 2 > "$log/server.out" 2> "$log/server.err" &
+server_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$log/server.err" | head -n 1 | sed 's/.*://')
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { kill "$server_pid" 2> /dev/null; fail "the out-of-tree qwen-server did not start" "$log/server.err"; }
+curl -sf -m 60 "http://127.0.0.1:$port/v1/chat/completions" -H 'Content-Type: application/json' \
+  -d '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":8,"temperature":0}' > "$log/server.answer" ||
+  { kill "$server_pid" 2> /dev/null; fail "the out-of-tree qwen-server did not answer" "$log/server.err"; }
+kill -TERM "$server_pid"; wait "$server_pid" 2> /dev/null
+grep -q '"finish_reason"' "$log/server.answer" || fail "the server's answer has no finish_reason" "$log/server.answer"
+pass "the out-of-tree qwen-server answered a chat completion"
 
 echo "test-install: PASS (all steps, $(($(date +%s) - start)) s)"

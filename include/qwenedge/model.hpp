@@ -13,7 +13,9 @@ namespace qwenedge {
 
 namespace detail {
 struct ModelImpl;
+struct ModelAccess;
 }
+class Tokenizer;
 
 struct LoadOptions {
   int threads = 0;        // threads per session step; 0 = the machine's physical cores
@@ -37,6 +39,7 @@ struct ModelInfo {
   int64_t context_length = 0;  // the model's own limit
   uint64_t parameters = 0;
   uint64_t file_bytes = 0;
+  uint64_t decode_bytes = 0;     // weight bytes one decode step reads: every layer matrix and the head
   std::vector<int32_t> eos_ids;  // every id that ends a turn
   std::string isa;               // the kernel path in use: "avx2", "avx512", "neon", "scalar", ...
 };
@@ -73,10 +76,11 @@ class Model {
   std::string render_chat(const std::vector<Message>& messages, bool add_generation_prompt = true,
                           const std::vector<std::string>& tools = {}) const;
 
-  const detail::ModelImpl& impl() const { return *impl_; }
-  std::shared_ptr<const detail::ModelImpl> shared_impl() const { return impl_; }
+  // The model's tokenizer (shared: it lives as long as any copy of it or of the model).
+  const Tokenizer& tokenizer() const;
 
  private:
+  friend struct detail::ModelAccess;
   explicit Model(std::shared_ptr<const detail::ModelImpl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<const detail::ModelImpl> impl_;
 };

@@ -1,7 +1,8 @@
 /* qwenedge C API — a thin, stable boundary for bindings and C programs.
  *
  * Conventions
- *   - Opaque handles (qwen_model, qwen_session) made by *_load / *_create and released by
+ *   - Opaque handles (qwen_model, qwen_session, qwen_tokenizer, qwen_sequence, qwen_engine,
+ *     qwen_generation) made by *_load / *_create and released by
  *     *_free. Every *_free accepts NULL and does nothing with it.
  *   - Parameter structs come from *_default_params(); change the fields you need and pass a
  *     pointer (NULL means "all defaults"). Fields may be added at the end in later versions, so
@@ -301,6 +302,140 @@ QWEN_API qwen_status qwen_chat(qwen_session* session, const qwen_message* messag
  * Arguments and codes as qwen_chat (an empty prompt is QWEN_ERR_INVALID_ARGUMENT). */
 QWEN_API qwen_status qwen_complete(qwen_session* session, const char* prompt, const qwen_generate_params* params,
                                    qwen_stream_callback on_text, void* user_data, qwen_result* out_result);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizer only: vocabulary and chat template without the weights
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct qwen_tokenizer qwen_tokenizer;
+
+/* Loads the tokenizer of a GGUF model file (only its metadata is read) or of a Hugging Face
+ * tokenizer.json (a tokenizer_config.json beside it gives the chat template and special tokens).
+ * Returns QWEN_OK;
+ *   QWEN_ERR_INVALID_ARGUMENT  path or out_tokenizer NULL;
+ *   QWEN_ERR_IO                the file is missing or unreadable;
+ *   QWEN_ERR_BAD_MODEL_FILE    the file or its tokenizer is malformed;
+ *   QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_tokenizer_load(const char* path, qwen_tokenizer** out_tokenizer);
+QWEN_API void qwen_tokenizer_free(qwen_tokenizer* tokenizer);
+
+/* As qwen_tokenize / qwen_detokenize / qwen_render_chat, with a tokenizer instead of a model. */
+QWEN_API qwen_status qwen_tokenizer_encode(const qwen_tokenizer* tokenizer, const char* text, size_t text_len,
+                                           int parse_special, int32_t* tokens, size_t capacity, size_t* n_tokens);
+QWEN_API qwen_status qwen_tokenizer_decode(const qwen_tokenizer* tokenizer, const int32_t* tokens, size_t n_tokens,
+                                           int skip_special, char* text, size_t capacity, size_t* text_len);
+QWEN_API qwen_status qwen_tokenizer_render_chat(const qwen_tokenizer* tokenizer, const qwen_message* messages,
+                                                size_t n_messages, int add_generation_prompt, char** out_text);
+/* The number of token ids; -1 for a NULL tokenizer. */
+QWEN_API int32_t qwen_tokenizer_vocab_size(const qwen_tokenizer* tokenizer);
+
+/* ---------------------------------------------------------------------------------------------
+ * The step level: sequences, batched forward steps, logits, generations
+ *
+ *   qwen_sequence: one text's KV cache and tokens. qwen_engine: runs steps (its own threads and
+ *   scratch). qwen_engine_step appends tokens to any number of sequences in one pass over the
+ *   weights (a prompt chunk of one beside single decode tokens of others) and writes the logits
+ *   each asks for. A qwen_generation drives one sequence through an answer: each round, put
+ *   qwen_generation_input's input into a step, run it, then qwen_generation_advance.
+ *   An engine, a sequence and a generation are each used by one thread at a time; a sequence
+ *   keeps its model alive and must outlive the generations made on it.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct qwen_sequence qwen_sequence;
+typedef struct qwen_engine qwen_engine;
+typedef struct qwen_generation qwen_generation;
+
+/* context: KV-cache positions; 0 = the model's qwen_model_params.context. Returns QWEN_OK;
+ *   QWEN_ERR_INVALID_ARGUMENT  model or out_sequence NULL, context < 0 or above the model's limit;
+ *   QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_sequence_create(const qwen_model* model, int64_t context, qwen_sequence** out_sequence);
+QWEN_API void qwen_sequence_free(qwen_sequence* sequence);
+
+/* Positions the KV cache holds, and positions filled; -1 for a NULL sequence. */
+QWEN_API int64_t qwen_sequence_capacity(const qwen_sequence* sequence);
+QWEN_API int64_t qwen_sequence_size(const qwen_sequence* sequence);
+/* The tokens in the cache (*n_tokens of them), valid until the sequence next changes; NULL for a
+ * NULL sequence. */
+QWEN_API const int32_t* qwen_sequence_tokens(const qwen_sequence* sequence, size_t* n_tokens);
+/* [vocab]: the logits of the last token of the last step that asked for them with
+ * QWEN_LOGITS_LAST, valid until the next step on the sequence; NULL for a NULL sequence. */
+QWEN_API const float* qwen_sequence_logits(const qwen_sequence* sequence, size_t* n_vocab);
+/* Forgets every position from n on. Returns QWEN_OK; QWEN_ERR_INVALID_ARGUMENT for a NULL
+ * sequence or n outside 0..size. */
+QWEN_API qwen_status qwen_sequence_truncate(qwen_sequence* sequence, int64_t n);
+
+typedef struct qwen_engine_params {
+  int32_t threads;          /* 0 = the model's qwen_model_params.threads (default) */
+  int64_t max_step_tokens;  /* scratch rows; longer steps run in several passes (default 512) */
+} qwen_engine_params;
+
+QWEN_API qwen_engine_params qwen_engine_default_params(void);
+
+/* Returns QWEN_OK; QWEN_ERR_INVALID_ARGUMENT for model or out_engine NULL, threads < 0,
+ * max_step_tokens < 1; QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_engine_create(const qwen_model* model, const qwen_engine_params* params, qwen_engine** out_engine);
+QWEN_API void qwen_engine_free(qwen_engine* engine);
+
+typedef enum qwen_logits {
+  QWEN_LOGITS_LAST = 0,  /* the last token's, into qwen_sequence_logits (the default) */
+  QWEN_LOGITS_ALL = 1,   /* every token's: n_tokens x vocab floats into out */
+  QWEN_LOGITS_ROWS = 2,  /* the tokens at rows (strictly increasing indices): n_rows x vocab into out */
+  QWEN_LOGITS_NONE = 3   /* none: a prompt chunk that is not the prompt's end */
+} qwen_logits;
+
+/* One sequence's part of a step: tokens go to positions size .. size + n_tokens - 1. Zeroed,
+ * it asks for the last token's logits. */
+typedef struct qwen_step_input {
+  qwen_sequence* sequence;
+  const int32_t* tokens;
+  size_t n_tokens;
+  qwen_logits logits;
+  const int32_t* rows;  /* QWEN_LOGITS_ROWS only */
+  size_t n_rows;
+  float* out;           /* QWEN_LOGITS_ALL and QWEN_LOGITS_ROWS */
+} qwen_step_input;
+
+/* One forward pass for every input. The results do not depend on the threads, on the other
+ * sequences of the step or on how a prompt is split into steps. Returns QWEN_OK;
+ *   QWEN_ERR_INVALID_ARGUMENT  engine NULL or busy, inputs NULL with n_inputs > 0, and, naming the
+ *                              input: no sequence, a sequence twice or of another model, a token
+ *                              id outside the vocabulary, no room in the sequence, bad rows/out;
+ *                              then no sequence has changed;
+ *   QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_engine_step(qwen_engine* engine, const qwen_step_input* inputs, size_t n_inputs);
+
+/* A generation on sequence for a chat (rendered by the template, turns dropped oldest first to
+ * fit), a plain prompt (special-token text parsed; oldest tokens dropped to fit) or token ids.
+ * It keeps the longest prefix the sequence already holds. params may be NULL (defaults).
+ * Returns QWEN_OK; QWEN_ERR_INVALID_ARGUMENT for a NULL argument, no messages, an unknown role,
+ * an empty prompt, a bad parameter or a last message too long for the context;
+ * QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_generation_create_chat(qwen_sequence* sequence, const qwen_message* messages, size_t n_messages,
+                                                 const qwen_generate_params* params, qwen_generation** out_generation);
+QWEN_API qwen_status qwen_generation_create_text(qwen_sequence* sequence, const char* prompt,
+                                                 const qwen_generate_params* params, qwen_generation** out_generation);
+QWEN_API qwen_status qwen_generation_create_tokens(qwen_sequence* sequence, const int32_t* tokens, size_t n_tokens,
+                                                   const qwen_generate_params* params, qwen_generation** out_generation);
+QWEN_API void qwen_generation_free(qwen_generation* generation);
+
+/* Non-zero once the answer is complete (or for a NULL generation). */
+QWEN_API int qwen_generation_done(const qwen_generation* generation);
+/* This generation's part of the next step: up to max_tokens (<= 0: all) of the tokens it still
+ * has to append, asking for logits only when they end its feed. The input's tokens stay valid
+ * until the next call on the generation. Returns QWEN_OK (n_tokens 0 once done);
+ * QWEN_ERR_INVALID_ARGUMENT for a NULL argument. */
+QWEN_API qwen_status qwen_generation_input(qwen_generation* generation, int64_t max_tokens, qwen_step_input* out_input);
+/* After the step that ran the input: samples the next token when the input ended the feed, and
+ * gives the text that became final (whole UTF-8 characters, possibly empty, NUL-terminated),
+ * valid until the next call on the generation. Returns QWEN_OK; QWEN_ERR_INVALID_ARGUMENT for a
+ * NULL argument; QWEN_ERR_OUT_OF_MEMORY, QWEN_ERR_INTERNAL. */
+QWEN_API qwen_status qwen_generation_advance(qwen_generation* generation, const char** text, size_t* text_len);
+/* Ends the answer now (finish QWEN_FINISH_CANCELLED). NULL is ignored. */
+QWEN_API void qwen_generation_cancel(qwen_generation* generation);
+/* A copy of the answer so far (complete once done); release it with qwen_result_free.
+ * Returns QWEN_OK; QWEN_ERR_INVALID_ARGUMENT for a NULL argument; QWEN_ERR_OUT_OF_MEMORY. */
+QWEN_API qwen_status qwen_generation_result(const qwen_generation* generation, qwen_result* out_result);
 
 #ifdef __cplusplus
 }

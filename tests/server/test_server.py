@@ -185,6 +185,32 @@ def test_errors(binary, model):
         metrics = s.request("GET", "/metrics")[2]
         assert 'qwen_requests_total{endpoint="/v1/chat/completions",status="400"}' in metrics
         assert 'qwen_requests_total{endpoint="/v1/chat/completions",status="401"}' in metrics
+    # Bodies of 80 KB and more are over the --max-body above: the nesting limit gets a server of its own.
+    with Server(binary, model, "--api-key", "test-key") as s:
+        check_deep_bodies(s)
+
+
+def check_deep_bodies(s):
+    """Arrays nested 40,000 and 100,000 deep (80 and 200 KB bodies) in each JSON-valued field: a 400
+    naming the field and the nesting limit, and the server answers as before. The bodies are
+    written as text: Python's own json module would recurse on them."""
+    P = "/v1/chat/completions"
+
+    def body(args, params="{}"):
+        return ('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": '
+                '[{"type": "function", "function": {"name": "f", "arguments": %s}}]}], "max_tokens": 2, '
+                '"tools": [{"type": "function", "function": {"name": "f", "parameters": %s}}]}' % (args, params))
+
+    args = "messages[1].tool_calls[0].function.arguments"
+    for depth in (40000, 100000):
+        deep = "[" * depth + "]" * depth
+        for raw, param in ((body(deep), args), (body(json.dumps(deep)), args),
+                           (body("{}", '{"type": "object", "properties": %s}' % deep), "tools[0].function.parameters")):
+            r = check_error(s, 400, "POST", P, raw=raw, param=param)
+            assert "128 levels" in r["error"]["message"], r
+            assert s.health()["status"] == "ok"
+    st, _, r = s.request("POST", P, raw=body('{"a": [[1]]}'), headers=KEY)
+    assert st == 200 and r["usage"]["completion_tokens"] == 2, (st, r)
 
 
 def test_load(binary, model):

@@ -5,8 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "tools/qwen-server/openai_api.hpp"
-#include "tools/qwen-server/tool_calls.hpp"
+#include "qwen-server/openai_api.hpp"
+#include "qwen-server/tool_calls.hpp"
+
+// The library's own nesting limit; its header is internal, so it is reached by its path.
+#include "../../tokenizer/json_limits.hpp"
 
 using namespace qwenedge;
 using namespace qwenedge::server;
@@ -280,4 +283,109 @@ TEST_CASE("tool calls: tools and tool_choice in the request", "[server][tools]")
   CHECK(param_of(with("parallel_tool_calls", "yes")) == "parallel_tool_calls");
   CHECK(param_of({{"messages", msgs}, {"tool_choice", "required"}}) == "tool_choice");
   CHECK(param_of(ok) == "(accepted)");
+}
+
+namespace {
+
+// `depth` arrays nested in each other around `inner`.
+std::string nested(int depth, const std::string& inner = "1") {
+  const auto n = static_cast<size_t>(depth);
+  return std::string(n, '[') + inner + std::string(n, ']');
+}
+
+// A chat body's text with `args` (JSON text) as its one tool call's arguments and `params` as
+// its one tool's parameters.
+std::string chat_body(const std::string& args, const std::string& params = "{}") {
+  return R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [)"
+         R"({"type": "function", "function": {"name": "f", "arguments": )" + args + R"(}}]}],)"
+         R"( "tools": [{"type": "function", "function": {"name": "f", "parameters": )" + params + "}}]}";
+}
+
+// The 400 a body's text gets (from the parser or from parse_chat_request): "param: message", or
+// "(accepted)".
+std::string rejection(const std::string& text) {
+  try {
+    (void)parse_chat_request(parse_request_body(text), Limits{});
+  } catch (const ApiError& e) {
+    CHECK(e.status == 400);
+    return e.param + ": " + e.what();
+  }
+  return "(accepted)";
+}
+
+// The same for a body parsed without the limit (parse_chat_request checks on its own).
+std::string rejection_unbounded(const std::string& text) {
+  try {
+    (void)parse_chat_request(nlohmann::json::parse(text), Limits{});
+  } catch (const ApiError& e) {
+    CHECK(e.status == 400);
+    return e.param + ": " + e.what();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("request bodies nested deeper than the limit get a 400 naming the field", "[server][json]") {
+  const std::string limit = "more than " + std::to_string(tokenizer::kMaxJsonDepth) + " levels deep";
+  const std::string args = "messages[1].tool_calls[0].function.arguments: ";
+  const std::string params = "tools[0].function.parameters: ";
+  for (const int depth : {10'000, 40'000, 100'000}) {
+    INFO("depth " << depth);
+    const std::string deep = nested(depth);
+    for (auto* reject : {&rejection, &rejection_unbounded}) {
+      CHECK_THAT(reject(chat_body(deep)), Catch::StartsWith(args) && Catch::Contains(limit));
+      CHECK_THAT(reject(chat_body("{}", R"({"type": "object", "properties": )" + deep + "}")),
+                 Catch::StartsWith(params) && Catch::Contains(limit));
+      // Arguments sent as a string holding JSON: that JSON is held to the same limit.
+      CHECK_THAT(reject(chat_body(nlohmann::json(deep).dump())), Catch::StartsWith(args) && Catch::Contains(limit));
+      // Elsewhere: the top-level field, or the body itself.
+      CHECK_THAT(reject(R"({"messages": [{"role": "user", "content": )" + deep + "}]}"),
+                 Catch::StartsWith("messages: ") && Catch::Contains(limit));
+      CHECK_THAT(reject(R"({"extra": )" + deep + "}"), Catch::StartsWith("extra: ") && Catch::Contains(limit));
+      CHECK_THAT(reject(deep), Catch::StartsWith(": the request body") && Catch::Contains(limit));
+    }
+    // Unclosed: not JSON at all, and refused as soon as it is too deep.
+    CHECK_THAT(rejection(std::string(static_cast<size_t>(depth), '[')), Catch::Contains(limit));
+    // A string of text that is not JSON is not held to anything: the template shows it as a string.
+    CHECK(rejection(chat_body(nlohmann::json(std::string(static_cast<size_t>(depth), '[')).dump())) == "(accepted)");
+    CHECK_THROWS_WITH(parse_completion_request(nlohmann::json::parse(R"({"prompt": "x", "extra": )" + deep + "}"), {}),
+                      Catch::Contains(limit));
+  }
+  // 100 levels in each field are fine; the body may nest exactly kMaxJsonDepth levels in all (the
+  // arguments are 6 levels down, the parameters 4).
+  const ParsedRequest r = parse_chat_request(parse_request_body(chat_body(nested(100), R"({"a": )" + nested(100) + "}")), {});
+  CHECK(r.messages[1].tool_calls[0].arguments == nlohmann::json::parse(nested(100)).dump());
+  CHECK(nlohmann::json::parse(r.options.tools[0])["function"]["parameters"] == nlohmann::json::parse(R"({"a": )" + nested(100) + "}"));
+  const int room = tokenizer::kMaxJsonDepth - 6;
+  CHECK(rejection(chat_body(nested(room))) == "(accepted)");
+  CHECK_THAT(rejection(chat_body(nested(room + 1))), Catch::StartsWith(args));
+  CHECK(rejection(chat_body(nlohmann::json(nested(tokenizer::kMaxJsonDepth)).dump())) == "(accepted)");
+  CHECK_THAT(rejection(chat_body(nlohmann::json(nested(tokenizer::kMaxJsonDepth + 1)).dump())), Catch::StartsWith(args));
+  // Text that is not JSON keeps its own error.
+  try {
+    (void)parse_request_body("{not json");
+    FAIL("accepted");
+  } catch (const ApiError& e) {
+    CHECK(e.code == "invalid_json");
+  }
+}
+
+TEST_CASE("tool calls nested deeper than the limit stay text", "[server][tools][json]") {
+  for (const int depth : {10'000, 40'000, 100'000}) {
+    INFO("depth " << depth);
+    const std::string deep = nested(depth);
+    const std::string body = "{\"name\": \"f\", \"arguments\": {\"a\": " + deep + "}}";
+    const std::string block = "<tool_call>\n" + body + "\n</tool_call>";
+    CHECK(!parse_tool_call(body));
+    const ToolCallAnswer a = split_tool_calls(block);
+    CHECK(a.calls.empty());
+    CHECK(a.content == block);
+    const std::string as_string = "{\"name\": \"f\", \"arguments\": " + nlohmann::json("{\"a\": " + deep + "}").dump() + "}";
+    CHECK(!parse_tool_call(as_string));
+  }
+  const std::string args = "{\"a\": " + nested(100) + "}";
+  const auto call = parse_tool_call("{\"name\": \"f\", \"arguments\": " + args + "}");
+  REQUIRE(call);
+  CHECK(nlohmann::json::parse(call->arguments) == nlohmann::json::parse(args));
 }

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "qwenedge/bench.hpp"
+#include "bench.hpp"
 #include "qwenedge/error.hpp"
 
 namespace {

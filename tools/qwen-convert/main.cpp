@@ -5,7 +5,7 @@
 
 #include "qwenedge/convert.hpp"
 #include "qwenedge/error.hpp"
-#include "tools/common/write_model.hpp"
+#include "common/write_model.hpp"
 
 namespace {
 

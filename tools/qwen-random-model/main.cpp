@@ -4,7 +4,7 @@
 #include <string>
 
 #include "qwenedge/error.hpp"
-#include "tools/common/write_model.hpp"
+#include "common/write_model.hpp"
 #include "qwenedge/random_model.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 // Routes of qwen-server on cpp-httplib.
-#include "tools/qwen-server/http_server.hpp"
+#include "qwen-server/http_server.hpp"
 
 // cpp-httplib's header is not clean under our warning flags.
 #pragma GCC diagnostic push
@@ -22,10 +22,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "engine/generation.hpp"
-#include "engine/model_impl.hpp"
 #include "qwenedge/error.hpp"
-#include "tools/qwen-server/web_assets.hpp"
+#include "qwenedge/generation.hpp"
+#include "qwen-server/web_assets.hpp"
 
 namespace qwenedge::server {
 namespace {
@@ -190,6 +189,162 @@ void HttpServer::routes() {
   }
 }
 
+HttpServer::Admitted HttpServer::admit(const httplib::Request& req, httplib::Response& res, bool chat) {
+  json body;
+  try {
+    body = json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
+  }
+  const ParsedRequest p = chat ? parse_chat_request(body, options_.limits) : parse_completion_request(body, options_.limits);
+  if (!p.model.empty() && p.model != options_.model_id && p.model != model_.info().name) {
+    throw ApiError(404, "The model '" + p.model + "' does not exist; this server has '" + options_.model_id + "'",
+                   "model", "model_not_found");
+  }
+  auto job = std::make_shared<Job>();
+  job->options = p.options;
+  validate_options(model_, p.options);  // out-of-range values fail here (400), not in the batch
+  // Rendered, tokenized and fitted once, here on the request's own thread.
+  const Prompt whole = chat ? Prompt::chat(model_, p.messages, p.options.tools) : Prompt::text(model_, p.prompt);
+  int64_t dropped = 0;
+  try {
+    job->prompt = whole.fitted(prompt_budget(scheduler_.context(), p.options.max_tokens), dropped);
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), chat ? "messages" : "prompt", "context_length_exceeded");
+  }
+  const auto prompt_tokens = static_cast<int64_t>(whole.ids().size());
+  if (options_.limits.max_prompt_tokens > 0 && prompt_tokens > options_.limits.max_prompt_tokens) {
+    throw ApiError(400, "the prompt has " + std::to_string(prompt_tokens) + " tokens, above this server's limit of " +
+                            std::to_string(options_.limits.max_prompt_tokens),
+                   chat ? "messages" : "prompt", "context_length_exceeded");
+  }
+  switch (scheduler_.submit(job)) {
+    case Scheduler::Admit::kOk: break;
+    case Scheduler::Admit::kQueueFull:
+      metrics_.rejected();
+      res.set_header("Retry-After", "1");
+      throw ApiError(503, "the server is busy (all slots and the queue are full); retry later", "", "server_overloaded",
+                     "server_error");
+    case Scheduler::Admit::kDraining:
+      metrics_.rejected();
+      res.set_header("Retry-After", "5");
+      throw ApiError(503, "the server is shutting down", "", "server_shutting_down", "server_error");
+  }
+
+  return {p, std::move(job), {}, chat};
+}
+
+void HttpServer::answer_whole(const httplib::Request& req, httplib::Response& res, const Admitted& a,
+                              const std::string& endpoint) {
+  const std::shared_ptr<Job>& job = a.job;
+    // Nothing is written before the answer, so no failed write tells that the client left:
+    // look at its socket after every token (and every kPoll while a prompt is computed).
+    const int sock = connection_socket(req);
+    bool client_left = false;
+    std::string ignored;
+    while (!job->wait(kPoll, ignored)) {
+      if (!client_left && sock >= 0 && peer_closed(sock)) {
+        client_left = true;
+        job->cancel = true;  // the scheduler frees its slot (or queue place) before its next step
+      }
+    }
+    if (client_left) {
+      metrics_.request(endpoint, kClientClosed);
+      return;
+    }
+    const std::lock_guard lock(job->mu);
+    if (!job->result) throw ApiError(500, "generation failed: " + job->error, "", "", "server_error");
+    res.set_content(dump(a.chat ? chat_completion(a.ids, *job->result, a.request.tool_calls) : text_completion(a.ids, *job->result)),
+                    "application/json");
+    metrics_.request(endpoint, 200);
+    return;
+  }
+
+void HttpServer::answer_stream(httplib::Response& res, const Admitted& a) {
+  const bool chat = a.chat;
+  // Counts itself in open_streams_ from now until its response is gone (the lambdas that
+  // hold it are destroyed with the response, after its last byte).
+  struct Stream {
+    Stream(std::atomic<int>& open_, std::shared_ptr<Job> job_, ResponseIds ids_, bool chat_, bool include_usage_)
+        : open(open_), job(std::move(job_)), ids(std::move(ids_)), chat(chat_), include_usage(include_usage_) {
+      ++open;
+    }
+    ~Stream() { --open; }
+    Stream(const Stream&) = delete;
+    Stream& operator=(const Stream&) = delete;
+
+    std::atomic<int>& open;
+    std::shared_ptr<Job> job;
+    ResponseIds ids;
+    bool chat, include_usage, started = false;
+    Clock::time_point last_write = Clock::now();
+    std::optional<ToolCallSplitter> tools;  // when the request offers tools
+    int calls = 0;                          // tool calls sent
+  };
+  auto st = std::make_shared<Stream>(open_streams_, a.job, a.ids, chat, a.request.include_usage);
+  if (a.request.tool_calls) st->tools.emplace();
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [st](size_t, httplib::DataSink& sink) {
+        bool ok = true;
+        auto write = [&](const std::string& s) {
+          if (ok) ok = sink.write(s.data(), s.size());
+          st->last_write = Clock::now();
+        };
+        auto event = [&](const json& j) { write("data: " + dump(j) + "\n\n"); };
+        if (!st->started) {
+          st->started = true;
+          if (st->chat) event(chat_chunk(st->ids, {{"role", "assistant"}, {"content", ""}}, nullptr));
+        }
+        // Text as it comes; with tools, a <tool_call> block is held until it is complete and
+        // then sent as one tool_calls delta.
+        auto pieces = [&](const std::vector<AnswerPiece>& ps) {
+          for (const AnswerPiece& piece : ps) {
+            event(chat_chunk(st->ids, piece_delta(piece, st->calls), nullptr));
+            if (piece.call) ++st->calls;
+          }
+        };
+        std::string text;
+        const bool finished = st->job->wait(kPoll, text);
+        if (st->tools) {
+          pieces(st->tools->push(text));
+          if (finished) pieces(st->tools->finish());
+        } else if (!text.empty()) {
+          event(st->chat ? chat_chunk(st->ids, {{"content", text}}, nullptr) : completion_chunk(st->ids, text, nullptr));
+        }
+        if (!finished && Clock::now() - st->last_write > kKeepAlive) {
+          // Finds a client that left while the prompt is computed or a tool call is held.
+          write(": keep-alive\n\n");
+        }
+        if (ok && finished) {
+          std::optional<Result> result;
+          std::string error;
+          {
+            const std::lock_guard lock(st->job->mu);
+            result = st->job->result;
+            error = st->job->error;
+          }
+          if (!result) {
+            event(error_body("generation failed: " + error, "server_error", "", ""));
+          } else {
+            const char* reason = st->calls > 0 ? kToolCallsFinish : finish_reason(result->finish);
+            event(st->chat ? chat_chunk(st->ids, json::object(), reason) : completion_chunk(st->ids, "", reason));
+            if (st->include_usage) event(usage_chunk(st->ids, st->chat, *result));
+          }
+          write("data: [DONE]\n\n");
+          if (ok) sink.done();
+        }
+        // A failed write means the client is gone: its slot is freed at the next step.
+        if (!ok) st->job->cancel = true;
+        return ok;
+      },
+      [st](bool success) {
+        if (!success) st->job->cancel = true;
+      });
+}
+
 void HttpServer::generate(const httplib::Request& req, httplib::Response& res, bool chat) {
   const std::string endpoint = chat ? "/v1/chat/completions" : "/v1/completions";
   if (!authorized(req, res)) {
@@ -197,158 +352,17 @@ void HttpServer::generate(const httplib::Request& req, httplib::Response& res, b
     return;
   }
   try {
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
-      throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
-    }
-    const ParsedRequest p = chat ? parse_chat_request(body, options_.limits) : parse_completion_request(body, options_.limits);
-    if (!p.model.empty() && p.model != options_.model_id && p.model != model_.info().name) {
-      throw ApiError(404, "The model '" + p.model + "' does not exist; this server has '" + options_.model_id + "'",
-                     "model", "model_not_found");
-    }
-    auto job = std::make_shared<Job>();
-    job->options = p.options;
-    const detail::ModelImpl& m = model_.impl();
-    const int64_t context = scheduler_.context();
-    int64_t dropped = 0;
-    (void)detail::sampling_params(m, p.options);  // out-of-range values fail here (400), not in the batch
-    job->fit = chat ? detail::chat_prompt(m, p.messages, p.options.tools, context) : detail::completion_prompt(m, p.prompt);
-    try {
-      job->prompt = job->fit(detail::prompt_budget(context, p.options.max_tokens), false, dropped);
-    } catch (const Error& e) {
-      throw ApiError(400, e.what(), chat ? "messages" : "prompt", "context_length_exceeded");
-    }
-    const auto prompt_tokens = static_cast<int64_t>(job->prompt.size()) + dropped;
-    if (options_.limits.max_prompt_tokens > 0 && prompt_tokens > options_.limits.max_prompt_tokens) {
-      throw ApiError(400, "the prompt has " + std::to_string(prompt_tokens) + " tokens, above this server's limit of " +
-                              std::to_string(options_.limits.max_prompt_tokens),
-                     chat ? "messages" : "prompt", "context_length_exceeded");
-    }
-    switch (scheduler_.submit(job)) {
-      case Scheduler::Admit::kOk: break;
-      case Scheduler::Admit::kQueueFull:
-        metrics_.rejected();
-        res.set_header("Retry-After", "1");
-        throw ApiError(503, "the server is busy (all slots and the queue are full); retry later", "", "server_overloaded",
-                       "server_error");
-      case Scheduler::Admit::kDraining:
-        metrics_.rejected();
-        res.set_header("Retry-After", "5");
-        throw ApiError(503, "the server is shutting down", "", "server_shutting_down", "server_error");
-    }
-
-    ResponseIds ids;
+    Admitted a = admit(req, res, chat);
+    ResponseIds& ids = a.ids;
     ids.id = std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(std::time(nullptr)) + "-" + std::to_string(++next_id_);
     ids.created = static_cast<int64_t>(std::time(nullptr));
     ids.model = options_.model_id;
 
-    if (!p.stream) {
-      // Nothing is written before the answer, so no failed write tells that the client left:
-      // look at its socket after every token (and every kPoll while a prompt is computed).
-      const int sock = connection_socket(req);
-      bool client_left = false;
-      std::string ignored;
-      while (!job->wait(kPoll, ignored)) {
-        if (!client_left && sock >= 0 && peer_closed(sock)) {
-          client_left = true;
-          job->cancel = true;  // the scheduler frees its slot (or queue place) before its next step
-        }
-      }
-      if (client_left) {
-        metrics_.request(endpoint, kClientClosed);
-        return;
-      }
-      const std::lock_guard lock(job->mu);
-      if (!job->result) throw ApiError(500, "generation failed: " + job->error, "", "", "server_error");
-      res.set_content(dump(chat ? chat_completion(ids, *job->result, p.tool_calls) : text_completion(ids, *job->result)),
-                      "application/json");
-      metrics_.request(endpoint, 200);
+    if (!a.request.stream) {
+      answer_whole(req, res, a, endpoint);
       return;
     }
-
-    // Counts itself in open_streams_ from now until its response is gone (the lambdas that
-    // hold it are destroyed with the response, after its last byte).
-    struct Stream {
-      Stream(std::atomic<int>& open_, std::shared_ptr<Job> job_, ResponseIds ids_, bool chat_, bool include_usage_)
-          : open(open_), job(std::move(job_)), ids(std::move(ids_)), chat(chat_), include_usage(include_usage_) {
-        ++open;
-      }
-      ~Stream() { --open; }
-      Stream(const Stream&) = delete;
-      Stream& operator=(const Stream&) = delete;
-
-      std::atomic<int>& open;
-      std::shared_ptr<Job> job;
-      ResponseIds ids;
-      bool chat, include_usage, started = false;
-      Clock::time_point last_write = Clock::now();
-      std::optional<ToolCallSplitter> tools;  // when the request offers tools
-      int calls = 0;                          // tool calls sent
-    };
-    auto st = std::make_shared<Stream>(open_streams_, job, ids, chat, p.include_usage);
-    if (p.tool_calls) st->tools.emplace();
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider(
-        "text/event-stream",
-        [st](size_t, httplib::DataSink& sink) {
-          bool ok = true;
-          auto write = [&](const std::string& s) {
-            if (ok) ok = sink.write(s.data(), s.size());
-            st->last_write = Clock::now();
-          };
-          auto event = [&](const json& j) { write("data: " + dump(j) + "\n\n"); };
-          if (!st->started) {
-            st->started = true;
-            if (st->chat) event(chat_chunk(st->ids, {{"role", "assistant"}, {"content", ""}}, nullptr));
-          }
-          // Text as it comes; with tools, a <tool_call> block is held until it is complete and
-          // then sent as one tool_calls delta.
-          auto pieces = [&](const std::vector<AnswerPiece>& ps) {
-            for (const AnswerPiece& piece : ps) {
-              event(chat_chunk(st->ids, piece_delta(piece, st->calls), nullptr));
-              if (piece.call) ++st->calls;
-            }
-          };
-          std::string text;
-          const bool finished = st->job->wait(kPoll, text);
-          if (st->tools) {
-            pieces(st->tools->push(text));
-            if (finished) pieces(st->tools->finish());
-          } else if (!text.empty()) {
-            event(st->chat ? chat_chunk(st->ids, {{"content", text}}, nullptr) : completion_chunk(st->ids, text, nullptr));
-          }
-          if (!finished && Clock::now() - st->last_write > kKeepAlive) {
-            // Finds a client that left while the prompt is computed or a tool call is held.
-            write(": keep-alive\n\n");
-          }
-          if (ok && finished) {
-            std::optional<Result> result;
-            std::string error;
-            {
-              const std::lock_guard lock(st->job->mu);
-              result = st->job->result;
-              error = st->job->error;
-            }
-            if (!result) {
-              event(error_body("generation failed: " + error, "server_error", "", ""));
-            } else {
-              const char* reason = st->calls > 0 ? kToolCallsFinish : finish_reason(result->finish);
-              event(st->chat ? chat_chunk(st->ids, json::object(), reason) : completion_chunk(st->ids, "", reason));
-              if (st->include_usage) event(usage_chunk(st->ids, st->chat, *result));
-            }
-            write("data: [DONE]\n\n");
-            if (ok) sink.done();
-          }
-          // A failed write means the client is gone: its slot is freed at the next step.
-          if (!ok) st->job->cancel = true;
-          return ok;
-        },
-        [st](bool success) {
-          if (!success) st->job->cancel = true;
-        });
+    answer_stream(res, a);
     metrics_.request(endpoint, 200);
   } catch (const ApiError& e) {
     send_error(res, e);

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "qwenedge/model.hpp"
-#include "tools/qwen-server/metrics.hpp"
-#include "tools/qwen-server/openai_api.hpp"
-#include "tools/qwen-server/scheduler.hpp"
+#include "qwen-server/metrics.hpp"
+#include "qwen-server/openai_api.hpp"
+#include "qwen-server/scheduler.hpp"
 
 namespace httplib {
 class Server;
@@ -45,7 +45,18 @@ class HttpServer {
 
  private:
   void routes();
+  // A completion request: admission (parse, validate, render, tokenize and fit the prompt, queue
+  // it), then the answer whole or as a stream of server-sent events.
+  struct Admitted {
+    ParsedRequest request;
+    std::shared_ptr<Job> job;
+    ResponseIds ids;
+    bool chat;
+  };
   void generate(const httplib::Request& req, httplib::Response& res, bool chat);
+  Admitted admit(const httplib::Request& req, httplib::Response& res, bool chat);
+  void answer_whole(const httplib::Request& req, httplib::Response& res, const Admitted& a, const std::string& endpoint);
+  void answer_stream(httplib::Response& res, const Admitted& a);
   bool authorized(const httplib::Request& req, httplib::Response& res);
 
   Model model_;

@@ -16,7 +16,7 @@
 
 #include "qwenedge/error.hpp"
 #include "qwenedge/model.hpp"
-#include "tools/qwen-server/http_server.hpp"
+#include "qwen-server/http_server.hpp"
 
 namespace {
 
@@ -26,6 +26,8 @@ void usage() {
       "  --host ADDR              address to bind (default 127.0.0.1)\n"
       "  --port N                 port (default 8080; 0 = any free port, printed at start)\n"
       "  --slots N                conversations decoded together (default 4)\n"
+      "  --step-tokens N          tokens per step while streams decode; a joining prompt is\n"
+      "                           prefilled in chunks of what they leave (default 16)\n"
       "  --ctx N                  KV-cache positions per slot (default: the model's, at most 4096)\n"
       "  --threads N              threads of the forward pass (default: physical cores)\n"
       "  --api-key KEY            require 'Authorization: Bearer KEY' on /v1/*\n"
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
     else if (a == "--host") options.host = v;
     else if (a == "--port") options.port = static_cast<int>(number(0, 65535));
     else if (a == "--slots") options.scheduler.slots = static_cast<int>(number(1, 256));
+    else if (a == "--step-tokens") options.scheduler.step_tokens = static_cast<int>(number(1, 4096));
     else if (a == "--ctx") context = number(16, 1 << 24);
     else if (a == "--threads") threads = number(1, 1024);
     else if (a == "--api-key") options.api_key = v;

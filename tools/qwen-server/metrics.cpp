@@ -1,5 +1,5 @@
 // Prometheus text exposition: https://prometheus.io/docs/instrumenting/exposition_formats/
-#include "tools/qwen-server/metrics.hpp"
+#include "qwen-server/metrics.hpp"
 
 #include <cstdio>
 

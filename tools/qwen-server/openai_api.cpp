@@ -1,14 +1,113 @@
 // Parsing and writing the OpenAI chat/completions wire format.
-#include "tools/qwen-server/openai_api.hpp"
+#include "qwen-server/openai_api.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <span>
+#include <string_view>
+
+// The library's own nesting limit; its header is internal, so it is reached by its path.
+#include "../../tokenizer/json_limits.hpp"
 
 namespace qwenedge::server {
 namespace {
 
+using tokenizer::kMaxJsonDepth;
+
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
+
+// One step of a path into a body: an element of an array or a member of an object.
+struct Step {
+  bool array = false;
+  size_t index = 0;  // arrays: the element's
+  std::string key;   // objects: the member's
+};
+
+// The fields whose values are free-form JSON, any index written "[]".
+constexpr std::array<std::string_view, 2> kFreeJson = {"messages[].tool_calls[].function.arguments",
+                                                       "tools[].function.parameters"};
+
+std::string path_text(std::span<const Step> steps, bool any_index) {
+  std::string out;
+  for (const Step& s : steps) {
+    if (s.array) out += any_index ? "[]" : "[" + std::to_string(s.index) + "]";
+    else out += (out.empty() ? "" : ".") + s.key;
+  }
+  return out;
+}
+
+// The field named when the body nests too deeply at `steps`: the free-form JSON field the
+// nesting is in, else the top-level field ("" when the body itself is an array).
+std::string deep_field(std::span<const Step> steps) {
+  for (size_t n = 1; n <= steps.size(); ++n) {
+    const std::string pattern = path_text(steps.first(n), true);
+    if (std::find(kFreeJson.begin(), kFreeJson.end(), pattern) != kFreeJson.end()) return path_text(steps.first(n), false);
+  }
+  return steps.empty() || steps[0].array ? "" : steps[0].key;
+}
+
+[[noreturn]] void too_deep(const std::string& param) {
+  bad(param, (param.empty() ? std::string("the request body") : "'" + param + "'") + " nests arrays and objects more than " +
+                 std::to_string(kMaxJsonDepth) + " levels deep (this server's limit)");
+}
+
+// JSON text of a request parsed, a container nested past kMaxJsonDepth refused as the parser
+// meets it (ApiError 400), before a value that deep exists: serializing one would recurse once per
+// level and could overflow the stack. `field` names the text's field; "" (the body): the field is
+// found from where the nesting is. Syntax errors throw json::parse_error.
+json parse_bounded(std::string_view text, const std::string& field) {
+  std::vector<Step> open;  // the containers the parser is in, and where in each
+  const auto next = [&open] {
+    if (!open.empty()) ++open.back().index;
+  };
+  const auto walk = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (tokenizer::opens_too_deep(depth, event)) too_deep(field.empty() ? deep_field(open) : field);
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start: open.push_back({event == json::parse_event_t::array_start, 0, {}}); break;
+      case json::parse_event_t::key: open.back().key = parsed.get<std::string>(); break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        open.pop_back();
+        next();
+        break;
+      case json::parse_event_t::value: next(); break;
+    }
+    return true;
+  };
+  return json::parse(text, walk);
+}
+
+// The same limit for a body parsed elsewhere, checked without recursion.
+void check_depth(const json& body) {
+  if (!body.is_structured()) return;
+  std::vector<std::pair<json::const_iterator, json::const_iterator>> open = {{body.cbegin(), body.cend()}};
+  std::vector<Step> steps = {{body.is_array(), 0, {}}};
+  while (!open.empty()) {
+    auto& [it, end] = open.back();
+    if (it == end) {
+      open.pop_back();
+      steps.pop_back();
+      if (!open.empty()) {
+        ++open.back().first;
+        ++steps.back().index;
+      }
+      continue;
+    }
+    if (!steps.back().array) steps.back().key = it.key();
+    const json& child = *it;
+    if (!child.is_structured()) {
+      ++it;
+      ++steps.back().index;
+      continue;
+    }
+    if (open.size() >= static_cast<size_t>(kMaxJsonDepth)) too_deep(deep_field(steps));
+    open.emplace_back(child.cbegin(), child.cend());
+    steps.push_back({child.is_array(), 0, {}});
+  }
+}
 
 const json* field(const json& body, const char* name) {
   const auto it = body.find(name);
@@ -59,6 +158,12 @@ std::string content_text(const json& c, const std::string& param) {
     out += part["text"].get<std::string>();
   }
   return out;
+}
+
+// JSON text sent in a string field: held to the body's limit, as the chat template that parses
+// it is. Text that is not JSON is fine, however deep: the template shows it as a string.
+void check_json_text(std::string_view text, const std::string& param) {
+  if (json::accept(text)) (void)parse_bounded(text, param);  // accept() builds nothing
 }
 
 // The fields both endpoints share.
@@ -183,7 +288,16 @@ json error_body(const std::string& message, const std::string& type, const std::
 
 json error_body(const ApiError& e) { return error_body(e.what(), e.type, e.param, e.code); }
 
+json parse_request_body(std::string_view text) {
+  try {
+    return parse_bounded(text, "");
+  } catch (const json::parse_error& e) {
+    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
+  }
+}
+
 ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
+  check_depth(body);
   if (!body.is_object()) bad("", "the request body must be a JSON object");
   ParsedRequest r;
   r.chat = true;
@@ -207,7 +321,8 @@ ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
     else if (msg.role != "assistant") bad(at + ".content", "'" + at + ".content' is required");
     if (const json* calls = field(m, "tool_calls")) {
       if (!calls->is_array()) bad(at + ".tool_calls", "'" + at + ".tool_calls' must be an array");
-      for (const json& c : *calls) {
+      for (size_t k = 0; k < calls->size(); ++k) {
+        const json& c = (*calls)[k];
         const json* fn = c.is_object() ? field(c, "function") : nullptr;
         if (!fn || !fn->is_object() || !fn->contains("name") || !(*fn)["name"].is_string()) {
           bad(at + ".tool_calls", "each tool call needs a function with a string name");
@@ -217,6 +332,9 @@ ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
         const json* args = field(*fn, "arguments");
         // OpenAI sends the arguments as a string holding JSON; accept an object too.
         tc.arguments = !args ? "{}" : args->is_string() ? args->get<std::string>() : args->dump();
+        if (args && args->is_string()) {
+          check_json_text(tc.arguments, at + ".tool_calls[" + std::to_string(k) + "].function.arguments");
+        }
         msg.tool_calls.push_back(std::move(tc));
       }
     }
@@ -227,6 +345,7 @@ ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
 }
 
 ParsedRequest parse_completion_request(const json& body, const Limits& limits) {
+  check_depth(body);
   if (!body.is_object()) bad("", "the request body must be a JSON object");
   ParsedRequest r;
   r.chat = false;

@@ -7,12 +7,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "qwenedge/session.hpp"
-#include "tools/qwen-server/tool_calls.hpp"
+#include "qwen-server/tool_calls.hpp"
 
 namespace qwenedge::server {
 
@@ -47,7 +48,13 @@ struct ParsedRequest {
   std::string model;  // as sent ("" when absent)
 };
 
-// Throws ApiError(400) naming the first bad field.
+// A request body parsed. Throws ApiError(400): `invalid_json` when it is not JSON, and one naming
+// the field when arrays and objects nest more than tokenizer::kMaxJsonDepth levels deep (refused
+// as the parser meets them, so no value that deep is built).
+json parse_request_body(std::string_view text);
+
+// Throws ApiError(400) naming the first bad field; a body nested too deeply (one not parsed by
+// parse_request_body) is refused the same way.
 ParsedRequest parse_chat_request(const json& body, const Limits& limits);
 ParsedRequest parse_completion_request(const json& body, const Limits& limits);
 

@@ -1,19 +1,12 @@
 // The scheduler thread: admit, one batched forward step, deliver text, repeat.
-#include "tools/qwen-server/scheduler.hpp"
+#include "qwen-server/scheduler.hpp"
 
 #include <algorithm>
 #include <exception>
 
-#include "engine/model_impl.hpp"
 
 namespace qwenedge::server {
 namespace {
-
-size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  size_t n = 0;
-  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-  return n;
-}
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
@@ -38,12 +31,11 @@ bool Job::wait(std::chrono::milliseconds timeout, std::string& out) {
 }
 
 Scheduler::Scheduler(const Model& model, const SchedulerOptions& options, Metrics& metrics)
-    : model_(model), m_(model.impl()),
-      context_(options.context > 0 ? options.context : model.options().context),
-      threads_(options.threads > 0 ? options.threads : model.options().threads),
-      max_queue_(static_cast<size_t>(std::max(0, options.max_queue))), metrics_(metrics), forward_(m_.loaded, 512) {
+    : model_(model), context_(options.context > 0 ? options.context : model.options().context),
+      max_queue_(static_cast<size_t>(std::max(0, options.max_queue))), step_tokens_(std::max(1, options.step_tokens)),
+      metrics_(metrics), engine_(model, {.threads = options.threads, .max_step_tokens = 512}) {
   const int n = std::max(1, options.slots);
-  for (int i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>(m_, context_));
+  for (int i = 0; i < n; ++i) slots_.push_back(std::make_unique<Slot>(model_, context_));
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -112,7 +104,7 @@ void Scheduler::admit_queued() {
     size_t best_prefix = 0;
     for (const auto& s : slots_) {
       if (s->job) continue;
-      const size_t prefix = common_prefix(s->seq.history, job->prompt);
+      const auto prefix = static_cast<size_t>(s->seq.common_prefix(job->prompt->ids()));
       if (!best || prefix > best_prefix || (prefix == best_prefix && s->last_used < best->last_used)) {
         best = s.get();
         best_prefix = prefix;
@@ -174,11 +166,11 @@ void Scheduler::loop() {
 }
 
 void Scheduler::step() {
-  // Start the jobs that just joined: fit their prompts into their slots.
+  // Start the jobs that just joined: their prompts, fitted already, reuse what their slot holds.
   for (const auto& s : slots_) {
     if (!s->job || s->gen) continue;
     try {
-      s->gen.emplace(m_, s->job->options, s->job->fit, s->seq);
+      s->gen.emplace(s->seq, *s->job->prompt, s->job->options);
     } catch (const std::exception& e) {
       finish(*s, e.what());
     }
@@ -190,39 +182,60 @@ void Scheduler::step() {
       finish(*s);
     }
   }
-  // One forward pass for every sequence: the prompts of those that joined, one token of the rest.
-  std::vector<SequenceStep> steps;
-  std::vector<Slot*> running;
-  for (const auto& s : slots_) {
-    if (!s->job) continue;
-    steps.push_back({&s->seq.cache, s->gen->feed(), s->seq.logits.data(), false});
-    running.push_back(s.get());
-  }
-  if (steps.empty()) return;
+  plan_step();
+  if (inputs_.empty()) return;
   try {
-    forward_.run(steps, threads_);
+    engine_.step(inputs_);  // a step that fails changes no sequence
   } catch (const std::exception& e) {
-    for (Slot* s : running) {
-      s->gen->rollback();
-      finish(*s, e.what());
-    }
+    for (Slot* s : running_) finish(*s, e.what());
     return;
   }
-  for (Slot* s : running) {
-    std::string text = s->gen->advance();
-    Job& job = *s->job;
-    const bool first = job.first_token == Clock::time_point{};
-    if (first || !text.empty()) {
-      {
-        const std::lock_guard lock(job.mu);
-        if (first) job.first_token = Clock::now();
-        job.text += text;
-      }
-      job.cv.notify_all();
-      if (first) metrics_.ttft(seconds_between(job.arrived, job.first_token));
-    }
-    if (s->gen->done()) finish(*s);
+  for (size_t i = 0; i < running_.size(); ++i) {
+    Slot& s = *running_[i];
+    const std::string text = s.gen->advance();
+    if (inputs_[i].logits == Logits::kNone) continue;  // a prompt chunk: nothing sampled yet
+    deliver(s, text);
+    if (s.gen->done()) finish(s);
   }
+}
+
+void Scheduler::plan_step() {
+  inputs_.clear();
+  running_.clear();
+  std::vector<Slot*> prefilling;
+  for (const auto& s : slots_) {
+    if (!s->job) continue;
+    if (s->gen->prefilling()) {
+      prefilling.push_back(s.get());
+    } else {
+      inputs_.push_back(s->gen->input(1));
+      running_.push_back(s.get());
+    }
+  }
+  // Prompts in order of arrival share what the decoding streams leave of the budget.
+  std::sort(prefilling.begin(), prefilling.end(), [](const Slot* a, const Slot* b) { return a->job->arrived < b->job->arrived; });
+  const auto decoding = static_cast<int64_t>(inputs_.size());
+  int64_t budget = decoding == 0 ? 512 : std::max<int64_t>(step_tokens_ - decoding, std::max(1, step_tokens_ / 4));
+  for (Slot* s : prefilling) {
+    if (budget <= 0) break;
+    const StepInput in = s->gen->input(budget);
+    budget -= static_cast<int64_t>(in.tokens.size());
+    inputs_.push_back(in);
+    running_.push_back(s);
+  }
+}
+
+void Scheduler::deliver(Slot& slot, const std::string& text) {
+  Job& job = *slot.job;
+  const bool first = job.first_token == Clock::time_point{};
+  if (!first && text.empty()) return;
+  {
+    const std::lock_guard lock(job.mu);
+    if (first) job.first_token = Clock::now();
+    job.text += text;
+  }
+  job.cv.notify_all();
+  if (first) metrics_.ttft(seconds_between(job.arrived, job.first_token));
 }
 
 }  // namespace qwenedge::server

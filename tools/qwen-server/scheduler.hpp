@@ -1,5 +1,7 @@
 // Continuous batching: up to N conversations (slots) generate together, one forward pass over
-// the weights per step for all of them; new requests join between steps.
+// the weights per step for all of them; new requests join between steps. Each step has a token
+// budget: every decoding stream gets its one token, and a joining prompt fills what is left, so
+// a long prompt is prefilled in chunks beside the running streams instead of stopping them.
 //
 // Each slot keeps the KV cache of its last conversation, so a follow-up turn routed to the slot
 // whose cached tokens share the longest prefix with its prompt prefills only its new tokens.
@@ -18,11 +20,10 @@
 #include <thread>
 #include <vector>
 
-#include "engine/forward.hpp"
-#include "engine/generation.hpp"
+#include "qwenedge/generation.hpp"
 #include "qwenedge/model.hpp"
-#include "qwenedge/session.hpp"
-#include "tools/qwen-server/metrics.hpp"
+#include "qwenedge/step.hpp"
+#include "qwen-server/metrics.hpp"
 
 namespace qwenedge::server {
 
@@ -32,8 +33,7 @@ using Clock = std::chrono::steady_clock;
 // the outputs; the scheduler thread writes the outputs under `mu`.
 struct Job {
   // Inputs.
-  detail::FitPrompt fit;
-  std::vector<int32_t> prompt;  // the fitted prompt, to pick the slot that already holds most of it
+  std::optional<Prompt> prompt;  // already fitted to the context (on the request's thread)
   GenerateOptions options;
   Clock::time_point arrived = Clock::now();
   std::atomic<bool> cancel{false};  // set by the HTTP side: the client is gone
@@ -57,6 +57,9 @@ struct SchedulerOptions {
   int64_t context = 0;   // per slot; 0 = the model's LoadOptions::context
   int threads = 0;       // 0 = the model's LoadOptions::threads
   int max_queue = 64;    // requests waiting for a slot
+  // Tokens per step while streams are decoding: each decoding stream takes one, prompts share
+  // the rest (at least a quarter). With no stream decoding a prompt runs in steps of 512.
+  int step_tokens = 16;
 };
 
 class Scheduler {
@@ -83,10 +86,10 @@ class Scheduler {
 
  private:
   struct Slot {
-    explicit Slot(const detail::ModelImpl& m, int64_t context) : seq(m, context) {}
-    detail::SequenceState seq;
-    std::shared_ptr<Job> job;                 // null when free
-    std::optional<detail::Generation> gen;
+    Slot(const Model& m, int64_t context) : seq(m, context) {}
+    Sequence seq;
+    std::shared_ptr<Job> job;  // null when free
+    std::optional<Generation> gen;
     uint64_t last_used = 0;
   };
 
@@ -94,15 +97,18 @@ class Scheduler {
   void admit_queued();  // under mu_: moves queued jobs to free slots
   void finish(Slot& slot, const std::string& error = {});
   void step();
+  void plan_step();     // fills inputs_ and running_ within the step's token budget
+  void deliver(Slot& slot, const std::string& text);
 
   Model model_;
-  const detail::ModelImpl& m_;
   int64_t context_;
-  int threads_;
   size_t max_queue_;
+  int step_tokens_;
   Metrics& metrics_;
-  Forward forward_;
+  Engine engine_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<StepInput> inputs_;  // the step being run
+  std::vector<Slot*> running_;     // the slot of each input
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -1,9 +1,12 @@
 // Finding Qwen2.5's <tool_call> blocks in generated text, whole or as it streams.
-#include "tools/qwen-server/tool_calls.hpp"
+#include "qwen-server/tool_calls.hpp"
 
 #include <random>
 
 #include <nlohmann/json.hpp>
+
+// The library's own nesting limit; its header is internal, so it is reached by its path.
+#include "../../tokenizer/json_limits.hpp"
 
 namespace qwenedge::server {
 namespace {
@@ -34,11 +37,24 @@ size_t trim_end(std::string_view s, size_t end) {
   return end;
 }
 
+// The model's JSON text, or a discarded value when it is not JSON or nests deeper than
+// kMaxJsonDepth (its arguments are dumped, which recurses per level, and the chat template
+// would refuse them). No exceptions: not parsing is an expected outcome.
+json parse_model_json(std::string_view text) {
+  bool deep = false;
+  const auto bounded = [&deep](int depth, json::parse_event_t event, json&) {
+    deep = deep || tokenizer::opens_too_deep(depth, event);
+    return !deep;  // what is discarded is never built
+  };
+  json j = json::parse(text, bounded, /*allow_exceptions=*/false);
+  if (deep) return json(json::value_t::discarded);
+  return j;
+}
+
 }  // namespace
 
 std::optional<ParsedToolCall> parse_tool_call(std::string_view body) {
-  // No exceptions: the text is the model's, and not parsing is an expected outcome.
-  const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  const json j = parse_model_json(body);
   if (!j.is_object()) return std::nullopt;  // also a parse failure (discarded)
   const auto name = j.find("name");
   if (name == j.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) return std::nullopt;
@@ -46,7 +62,7 @@ std::optional<ParsedToolCall> parse_tool_call(std::string_view body) {
   if (const auto args = j.find("arguments"); args != j.end() && !args->is_null()) {
     if (args->is_object()) {
       call.arguments = args->dump();
-    } else if (args->is_string() && json::parse(args->get<std::string>(), nullptr, false).is_object()) {
+    } else if (args->is_string() && parse_model_json(args->get<std::string>()).is_object()) {
       call.arguments = args->get<std::string>();
     } else {
       return std::nullopt;

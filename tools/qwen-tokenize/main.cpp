@@ -13,16 +13,12 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf.hpp"
-#include "engine/vocab_gguf.hpp"
 #include "qwenedge/error.hpp"
-#include "tokenizer/chat_template.hpp"
-#include "tokenizer/tokenizer.hpp"
+#include "qwenedge/tokenizer.hpp"
 
 namespace {
 
 using namespace qwenedge;
-using namespace qwenedge::tokenizer;
 using Json = nlohmann::ordered_json;
 
 constexpr char kUsage[] = R"(usage: qwen-tokenize --vocab PATH [options]
@@ -92,15 +88,6 @@ Args parse_args(int argc, char** argv) {
   return a;
 }
 
-Vocab load_vocab(const std::string& path) {
-  if (std::filesystem::path(path).extension() == ".gguf") {
-    const gguf::File file = gguf::File::open(path);
-    return read_vocab(file);
-  }
-  const std::filesystem::path config = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
-  return load_vocab_from_hf(path, std::filesystem::exists(config) ? config.string() : std::string());
-}
-
 std::string read_all(std::istream& in) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
@@ -160,29 +147,30 @@ int run_chat(const Args& a, const Tokenizer& tok) {
   } catch (const Json::exception& e) {
     throw Error(ErrorCode::kInvalidArgument, a.chat + ": not valid JSON: " + e.what());
   }
-  ChatOptions options;
+  std::vector<std::string> tools;
+  bool add_generation_prompt = true;
   const Json* messages = &root;
   if (root.is_object()) {
     if (!root.contains("messages")) throw Error(ErrorCode::kInvalidArgument, a.chat + ": no \"messages\"");
     messages = &root["messages"];
     if (root.contains("tools") && !root["tools"].is_null()) {
       if (!root["tools"].is_array()) throw Error(ErrorCode::kInvalidArgument, a.chat + ": tools: expected an array");
-      for (const Json& t : root["tools"]) options.tools.push_back(t.dump());
+      for (const Json& t : root["tools"]) tools.push_back(t.dump());
     }
     if (root.contains("add_generation_prompt")) {
       if (!root["add_generation_prompt"].is_boolean()) {
         throw Error(ErrorCode::kInvalidArgument, a.chat + ": add_generation_prompt: expected true or false");
       }
-      options.add_generation_prompt = root["add_generation_prompt"].get<bool>();
+      add_generation_prompt = root["add_generation_prompt"].get<bool>();
     }
   }
   if (!messages->is_array()) throw Error(ErrorCode::kInvalidArgument, a.chat + ": messages: expected an array");
-  std::vector<ChatMessage> conv;
+  std::vector<Message> conv;
   for (size_t i = 0; i < messages->size(); ++i) {
     const Json& m = (*messages)[i];
     const std::string where = a.chat + ": messages[" + std::to_string(i) + "]";
     if (!m.is_object()) throw Error(ErrorCode::kInvalidArgument, where + ": expected an object");
-    ChatMessage msg{string_field(m, "role", where), string_field(m, "content", where), {}};
+    Message msg{string_field(m, "role", where), string_field(m, "content", where), {}};
     if (msg.role.empty()) throw Error(ErrorCode::kInvalidArgument, where + ": no role");
     if (m.contains("tool_calls") && !m["tool_calls"].is_null()) {
       if (!m["tool_calls"].is_array()) throw Error(ErrorCode::kInvalidArgument, where + ".tool_calls: expected an array");
@@ -198,11 +186,11 @@ int run_chat(const Args& a, const Tokenizer& tok) {
     }
     conv.push_back(std::move(msg));
   }
-  const ChatPrompt prompt = render_chat(conv, options);
   if (a.ids) {
-    print_ids(encode_chat(tok, prompt));
+    print_ids(tok.encode_chat(conv, add_generation_prompt, tools));
   } else {
-    std::fwrite(prompt.text.data(), 1, prompt.text.size(), stdout);
+    const std::string text = tok.render_chat(conv, add_generation_prompt, tools);
+    std::fwrite(text.data(), 1, text.size(), stdout);
   }
   return 0;
 }
@@ -218,14 +206,14 @@ int main(int argc, char** argv) {
   }
   try {
     const Args a = parse_args(argc, argv);
-    const Tokenizer tok(load_vocab(a.vocab));
+    const Tokenizer tok = Tokenizer::load(a.vocab);
     if (!a.chat.empty()) return run_chat(a, tok);
     const std::string input = read_all(std::cin);
     if (a.decode) {
-      const std::string text = tok.decode(parse_ids(input), {.skip_special = a.skip_special});
+      const std::string text = tok.decode(parse_ids(input), a.skip_special);
       std::fwrite(text.data(), 1, text.size(), stdout);
     } else {
-      print_ids(tok.encode(input, {.parse_special = a.parse_special}));
+      print_ids(tok.encode(input, a.parse_special));
     }
     return std::fflush(stdout) == 0 ? 0 : 1;
   } catch (const UsageError& e) {

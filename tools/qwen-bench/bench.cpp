@@ -1,5 +1,6 @@
-// run_bench: prefill / decode speed of a model file against the machine's read bandwidth.
-#include "qwenedge/bench.hpp"
+// run_bench: prefill / decode speed of a model file against the machine's read bandwidth, on
+// the public step level (qwenedge::Engine, qwenedge::Sequence).
+#include "bench.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -15,16 +16,15 @@ static int omp_get_thread_num() { return 0; }
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 
-#include "engine/forward.hpp"
-#include "engine/kv_cache.hpp"
-#include "engine/weights.hpp"
 #include "qwenedge/error.hpp"
-#include "tokenizer/tokenizer.hpp"
+#include "qwenedge/model.hpp"
+#include "qwenedge/step.hpp"
 
 namespace qwenedge {
 namespace {
@@ -69,53 +69,39 @@ bool reset_peak_rss() {
   return static_cast<bool>(f);
 }
 
-// Weight bytes one decode step streams: every layer matrix and the output head (one embedding
-// row is negligible and not counted).
-uint64_t matrix_bytes(const WeightView& w) { return static_cast<uint64_t>(w.rows) * w.row_bytes; }
-uint64_t decode_bytes(const ModelWeights& w) {
-  uint64_t b = matrix_bytes(w.output);
-  for (const LayerWeights& l : w.layers) {
-    b += matrix_bytes(l.wq) + matrix_bytes(l.wk) + matrix_bytes(l.wv) + matrix_bytes(l.wo) + matrix_bytes(l.w_gate) +
-         matrix_bytes(l.w_up) + matrix_bytes(l.w_down);
-  }
-  return b;
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-uint64_t parameter_count(const LoadedModel& m) {
-  auto n = [](const WeightView& w) { return static_cast<uint64_t>(w.rows * w.cols); };
-  const ModelConfig& c = m.config;
-  uint64_t p = n(m.weights.token_embd) + static_cast<uint64_t>(c.hidden);
-  if (!c.tied_embeddings) p += n(m.weights.output);
-  for (const LayerWeights& l : m.weights.layers) {
-    p += n(l.wq) + n(l.wk) + n(l.wv) + n(l.wo) + n(l.w_gate) + n(l.w_up) + n(l.w_down);
-    p += static_cast<uint64_t>(2 * c.hidden + c.q_dim() + 2 * c.kv_dim());
-  }
-  return p;
-}
-
-int32_t argmax(const float* v, int64_t n) {
-  return static_cast<int32_t>(std::max_element(v, v + n) - v);
-}
-
-// A model loaded for one repetition, with its step scratch and a cache for the longest row.
+// A model loaded for one repetition: one Sequence whose cache holds the longest row, and one
+// Engine per thread count (each has its own workers and scratch), made on first use.
 struct Instance {
-  LoadedModel model;
-  std::optional<tokenizer::Tokenizer> tokenizer;  // built as Model::load builds it, for its time
-  std::unique_ptr<Forward> forward;
-  std::unique_ptr<KvCache> cache;
-  std::vector<float> logits;
+  Model model;
+  int64_t max_step_tokens;  // of every Engine
+  Sequence seq;
+  std::map<int, Engine> engines;
+  // The cache holds positions [0, valid) of the fill prompt (prompt_tokens of the deepest depth);
+  // rows at depth d start from cache size d and overwrite what follows.
+  std::vector<int32_t> fill;
+  int64_t valid = 0;
+
+  Engine& engine(int threads) {
+    auto it = engines.find(threads);
+    if (it == engines.end()) {
+      it = engines.try_emplace(threads, model, EngineOptions{.threads = threads, .max_step_tokens = max_step_tokens}).first;
+    }
+    return it->second;
+  }
 };
 
-// Loads as Model::load does: mapped, validated, the weights repacked for the kernels (or, read in
-// place, mapped in) while the tokenizer is built.
+// Everything before the first step can run: the model, the cache and the Engine of the largest
+// thread count, which takes the first token.
 std::unique_ptr<Instance> load_instance(const std::string& path, int64_t max_chunk, int64_t context, int threads) {
-  auto inst = std::make_unique<Instance>(Instance{load_model(path), {}, nullptr, nullptr, {}});
-  inst->model.file.prefetch();
-  prepare_weights(inst->model, kernels::active_kernels(), threads, true, [&] { inst->tokenizer.emplace(inst->model.vocab); });
-  inst->forward = std::make_unique<Forward>(inst->model, std::max<int64_t>(1, max_chunk));
-  inst->cache = std::make_unique<KvCache>(inst->model.config, context);
-  inst->logits.resize(static_cast<size_t>(inst->model.config.vocab_size));
-  return inst;
+  Model model = Model::load(path, {.threads = threads, .context = context, .prefetch = true});
+  Sequence seq(model, context);
+  auto in = std::make_unique<Instance>(Instance{std::move(model), std::max<int64_t>(1, max_chunk), std::move(seq), {}, {}, 0});
+  in->engine(threads);
+  return in;
 }
 
 // Deterministic prompt ids, spread over the vocabulary's ordinary tokens.
@@ -133,46 +119,41 @@ std::vector<int32_t> prompt_tokens(int n, int64_t vocab) {
 // Decode steps run before each thread count's first row, so its workers are up and warm.
 constexpr int kWarmupSteps = 4;
 
-// The KV cache of an instance holds positions [0, valid) of the fill prompt (prompt_tokens of the
-// deepest depth); rows at depth d start from cache size d and overwrite what follows.
-struct Depth {
-  std::vector<int32_t> tokens;  // the fill prompt
-  int64_t valid = 0;
-};
-
 // Makes positions [0, d) of the cache the fill prompt's, prefilling what a shallower row
 // overwrote (not timed).
-void fill_to(Instance& in, Depth& depth, int64_t d, int threads) {
-  if (d <= depth.valid) return;
-  in.cache->resize(depth.valid);
-  const std::span<const int32_t> rest(depth.tokens.data() + depth.valid, static_cast<size_t>(d - depth.valid));
-  const SequenceStep step{in.cache.get(), rest, nullptr, false};
-  in.forward->run(std::span<const SequenceStep>(&step, 1), threads);
-  depth.valid = d;
+void fill_to(Instance& in, int64_t d, int threads) {
+  if (d <= in.valid) return;
+  in.seq.truncate(in.valid);
+  const std::span<const int32_t> rest(in.fill.data() + in.valid, static_cast<size_t>(d - in.valid));
+  in.engine(threads).step({{.sequence = &in.seq, .tokens = rest, .logits = Logits::kNone}});
+  in.valid = d;
+}
+
+// Positions [0, d) of the fill prompt in the cache and nothing after them.
+void start_at(Instance& in, int64_t d, int threads) {
+  fill_to(in, d, threads);
+  in.seq.truncate(d);
+  in.valid = d;
 }
 
 // One prefill of `tokens` on top of the first `d` positions; returns ms.
-double prefill(Instance& in, Depth& depth, int64_t d, const std::vector<int32_t>& tokens, int threads) {
-  fill_to(in, depth, d, threads);
-  in.cache->resize(d);
-  depth.valid = d;
-  const SequenceStep step{in.cache.get(), tokens, in.logits.data(), false};
+double prefill(Instance& in, int64_t d, const std::vector<int32_t>& tokens, int threads) {
+  start_at(in, d, threads);
+  Engine& engine = in.engine(threads);
   const auto t0 = Clock::now();
-  in.forward->run(std::span<const SequenceStep>(&step, 1), threads);
+  engine.step({{.sequence = &in.seq, .tokens = tokens}});
   return ms_since(t0);
 }
 
 // `n` decode steps on top of the first `d` positions, each feeding back the argmax; returns ms.
-double decode(Instance& in, Depth& depth, int64_t d, int n, int threads) {
-  fill_to(in, depth, d, threads);
-  in.cache->resize(d);
-  depth.valid = d;
-  int32_t tok = 151643 % static_cast<int32_t>(in.model.config.vocab_size);
+double decode(Instance& in, int64_t d, int n, int threads) {
+  start_at(in, d, threads);
+  Engine& engine = in.engine(threads);
+  int32_t tok = static_cast<int32_t>(151643 % in.model.info().vocab_size);
   const auto t0 = Clock::now();
   for (int i = 0; i < n; ++i) {
-    const SequenceStep step{in.cache.get(), std::span<const int32_t>(&tok, 1), in.logits.data(), false};
-    in.forward->run(std::span<const SequenceStep>(&step, 1), threads);
-    tok = argmax(in.logits.data(), in.model.config.vocab_size);
+    engine.step({{.sequence = &in.seq, .tokens = std::span<const int32_t>(&tok, 1)}});
+    tok = argmax(in.seq.logits());
   }
   return ms_since(t0);
 }
@@ -203,6 +184,156 @@ void check_options(const BenchOptions& o) {
   if (o.depths.empty()) bad("no depths");
   for (int d : o.depths) if (d < 0 || d > 65536) bad("depth " + std::to_string(d) + " is not in [0, 65536]");
   if (o.bandwidth_bytes < 0) bad("negative bandwidth buffer size");
+}
+
+
+// One benchmark run: the repetitions, each a fresh load, and the samples they collect.
+class Runner {
+ public:
+  explicit Runner(const BenchOptions& o);
+  BenchReport run();
+
+ private:
+  void plan_rows();
+  void measure_bandwidth(int r);
+  std::unique_ptr<Instance> load_to_first_token(int r);
+  void describe(const Instance& in);
+  void measure_rows(int r, Instance& in);
+  void summarize();
+  void summarize_row(size_t i);
+  void progress(const std::string& s) const {
+    if (o_.on_progress) o_.on_progress(s);
+  }
+
+  const BenchOptions& o_;
+  BenchReport rep_;
+  int max_threads_ = 1, min_p_ = 1, max_d_ = 0;
+  int64_t max_chunk_ = 1;
+  std::vector<std::vector<double>> row_ms_, bw_;
+  std::vector<double> load_ms_, first_ms_;
+  int64_t peak_kib_ = 0;
+};
+
+Runner::Runner(const BenchOptions& o) : o_(o), bw_(o.threads.size()) {
+  auto max_of = [](const std::vector<int>& v, int none) { return v.empty() ? none : *std::max_element(v.begin(), v.end()); };
+  max_threads_ = max_of(o.threads, 1);
+  min_p_ = o.prompt_lengths.empty() ? 1 : *std::min_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
+  max_d_ = max_of(o.depths, 0);
+  const int max_p = max_of(o.prompt_lengths, 0);
+  rep_.model_path = o.model_path;
+  rep_.context = max_d_ + std::max({max_p, max_of(o.decode_lengths, 0), kWarmupSteps}) + 1;
+  // Engine scratch: the longest prompt in one pass, and at least 512 tokens a pass for filling
+  // deep caches.
+  max_chunk_ = std::max(max_p, std::min(max_d_, 512));
+  rep_.first_token_prompt = min_p_;
+  rep_.first_token_threads = max_threads_;
+  plan_rows();
+}
+
+// Row order: every ppN then every tgN, per depth (deepest first: the shallower rows then never
+// need the cache refilled), per thread count.
+void Runner::plan_rows() {
+  std::vector<int> depths = o_.depths;
+  std::sort(depths.rbegin(), depths.rend());
+  depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
+  for (int t : o_.threads) {
+    for (int d : depths) {
+      for (int p : o_.prompt_lengths) rep_.rows.push_back({"pp" + std::to_string(p), t, p, d, {}, {}, 0.0, 0.0});
+      for (int n : o_.decode_lengths) rep_.rows.push_back({"tg" + std::to_string(n), t, n, d, {}, {}, 0.0, 0.0});
+    }
+  }
+  row_ms_.resize(rep_.rows.size());
+}
+
+BenchReport Runner::run() {
+  warm_page_cache(o_.model_path);
+  for (int r = 0; r < o_.repetitions; ++r) {
+    measure_bandwidth(r);
+    std::unique_ptr<Instance> in = load_to_first_token(r);
+    if (r == 0) describe(*in);
+    measure_rows(r, *in);
+    peak_kib_ = std::max(peak_kib_, peak_rss_kib());
+  }
+  summarize();
+  return rep_;
+}
+
+// Bandwidth first, with no model mapped; its buffer is gone before the peak is reset.
+void Runner::measure_bandwidth(int r) {
+  if (o_.bandwidth_bytes <= 0) return;
+  for (size_t i = 0; i < o_.threads.size(); ++i) {
+    bw_[i].push_back(measure_read_bandwidth(o_.bandwidth_bytes, o_.threads[i]));
+    progress("rep " + std::to_string(r + 1) + ": read bandwidth, " + std::to_string(o_.threads[i]) + " threads: " +
+             std::to_string(bw_[i].back()) + " GB/s");
+  }
+  if (!reset_peak_rss()) rep_.peak_rss_exact = false;
+}
+
+// Load to first token: a fresh load each repetition (warm page cache).
+std::unique_ptr<Instance> Runner::load_to_first_token(int r) {
+  const auto t0 = Clock::now();
+  std::unique_ptr<Instance> in = load_instance(o_.model_path, max_chunk_, rep_.context, max_threads_);
+  load_ms_.push_back(ms_since(t0));
+  const int64_t vocab = in->model.info().vocab_size;
+  prefill(*in, 0, prompt_tokens(min_p_, vocab), max_threads_);
+  volatile int32_t first = argmax(in->seq.logits());
+  (void)first;
+  first_ms_.push_back(ms_since(t0));
+  in->fill = prompt_tokens(max_d_, vocab);
+  progress("rep " + std::to_string(r + 1) + ": load " + std::to_string(load_ms_.back()) + " ms, first token " +
+           std::to_string(first_ms_.back()) + " ms");
+  return in;
+}
+
+void Runner::describe(const Instance& in) {
+  const ModelInfo& info = in.model.info();
+  rep_.model_type = info.weight_type;
+  rep_.isa = info.isa;
+  rep_.file_bytes = info.file_bytes;
+  rep_.parameters = info.parameters;
+  rep_.weight_bytes_per_token = info.decode_bytes;
+  rep_.kv_cache_bytes = in.seq.kv_bytes();
+}
+
+void Runner::measure_rows(int r, Instance& in) {
+  const int64_t vocab = in.model.info().vocab_size;
+  for (size_t i = 0; i < rep_.rows.size(); ++i) {
+    const BenchRow& row = rep_.rows[i];
+    if (i == 0 || rep_.rows[i - 1].threads != row.threads) {
+      decode(in, in.valid, kWarmupSteps, row.threads);  // spin the team up
+    }
+    const bool pp = row.test[0] == 'p';
+    const double ms = pp ? prefill(in, row.depth, prompt_tokens(row.tokens, vocab), row.threads)
+                         : decode(in, row.depth, row.tokens, row.threads);
+    row_ms_[i].push_back(ms);
+    progress("rep " + std::to_string(r + 1) + ": " + row.test + " t" + std::to_string(row.threads) + " d" +
+             std::to_string(row.depth) + ": " + std::to_string(1000.0 * row.tokens / ms) + " tok/s");
+  }
+}
+
+void Runner::summarize() {
+  rep_.load_ms = stat_of(load_ms_);
+  rep_.first_token_ms = stat_of(first_ms_);
+  rep_.peak_rss_mib = static_cast<double>(peak_kib_) / 1024.0;
+  for (size_t i = 0; i < o_.threads.size(); ++i) {
+    if (!bw_[i].empty()) rep_.bandwidth_gbs.emplace_back(o_.threads[i], stat_of(bw_[i]));
+  }
+  for (size_t i = 0; i < rep_.rows.size(); ++i) summarize_row(i);
+}
+
+// Decode rows are set against the bandwidth of their own thread count.
+void Runner::summarize_row(size_t i) {
+  BenchRow& row = rep_.rows[i];
+  std::vector<double> tps;
+  for (double ms : row_ms_[i]) tps.push_back(1000.0 * row.tokens / ms);
+  row.tokens_per_s = stat_of(tps);
+  row.ms = stat_of(row_ms_[i]);
+  if (row.test[0] != 't' || rep_.weight_bytes_per_token == 0) return;
+  for (const auto& [t, s] : rep_.bandwidth_gbs) {
+    if (t != row.threads || s.mean <= 0.0) continue;
+    row.limit_tokens_per_s = s.mean * 1e9 / static_cast<double>(rep_.weight_bytes_per_token);
+    row.fraction_of_limit = row.tokens_per_s.mean / row.limit_tokens_per_s;
+  }
 }
 
 }  // namespace
@@ -250,109 +381,9 @@ double measure_read_bandwidth(int64_t bytes, int threads, int passes) {
   return best;
 }
 
-BenchReport run_bench(const BenchOptions& o) {
-  check_options(o);
-  BenchReport rep;
-  rep.model_path = o.model_path;
-  const int max_threads = *std::max_element(o.threads.begin(), o.threads.end());
-  const int max_p = o.prompt_lengths.empty() ? 0 : *std::max_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
-  const int min_p = o.prompt_lengths.empty() ? 1 : *std::min_element(o.prompt_lengths.begin(), o.prompt_lengths.end());
-  const int max_n = o.decode_lengths.empty() ? 0 : *std::max_element(o.decode_lengths.begin(), o.decode_lengths.end());
-  const int max_d = *std::max_element(o.depths.begin(), o.depths.end());
-  rep.context = max_d + std::max({max_p, max_n, kWarmupSteps}) + 1;
-  // Prefill chunks: the longest prompt, and at least 512 tokens for filling deep caches.
-  const int max_chunk = std::max(max_p, std::min(max_d, 512));
-  rep.first_token_prompt = min_p;
-  rep.first_token_threads = max_threads;
-
-  warm_page_cache(o.model_path);
-
-  // Row order: every ppN then every tgN, per depth (deepest first: the shallower rows then never
-  // need the cache refilled), per thread count.
-  std::vector<int> depths = o.depths;
-  std::sort(depths.rbegin(), depths.rend());
-  depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
-  for (int t : o.threads) {
-    for (int d : depths) {
-      for (int p : o.prompt_lengths) rep.rows.push_back({"pp" + std::to_string(p), t, p, d, {}, {}, 0.0, 0.0});
-      for (int n : o.decode_lengths) rep.rows.push_back({"tg" + std::to_string(n), t, n, d, {}, {}, 0.0, 0.0});
-    }
-  }
-  std::vector<std::vector<double>> row_ms(rep.rows.size());
-  std::vector<std::vector<double>> bw(o.threads.size());
-  std::vector<double> load_ms, first_ms;
-  int64_t peak_kib = 0;
-  auto progress = [&](const std::string& s) { if (o.on_progress) o.on_progress(s); };
-
-  for (int r = 0; r < o.repetitions; ++r) {
-    // Bandwidth first, with no model mapped; its buffer is gone before the peak is reset.
-    if (o.bandwidth_bytes > 0) {
-      for (size_t i = 0; i < o.threads.size(); ++i) {
-        bw[i].push_back(measure_read_bandwidth(o.bandwidth_bytes, o.threads[i]));
-        progress("rep " + std::to_string(r + 1) + ": read bandwidth, " + std::to_string(o.threads[i]) + " threads: " +
-                 std::to_string(bw[i].back()) + " GB/s");
-      }
-      if (!reset_peak_rss()) rep.peak_rss_exact = false;
-    }
-    // Load to first token: a fresh load each repetition (warm page cache).
-    const auto t0 = Clock::now();
-    std::unique_ptr<Instance> in = load_instance(o.model_path, max_chunk, rep.context, max_threads);
-    load_ms.push_back(ms_since(t0));
-    Depth depth{prompt_tokens(max_d, in->model.config.vocab_size), 0};
-    {
-      const std::vector<int32_t> p = prompt_tokens(min_p, in->model.config.vocab_size);
-      prefill(*in, depth, 0, p, max_threads);
-      volatile int32_t first = argmax(in->logits.data(), in->model.config.vocab_size);
-      (void)first;
-      first_ms.push_back(ms_since(t0));
-    }
-    progress("rep " + std::to_string(r + 1) + ": load " + std::to_string(load_ms.back()) + " ms, first token " +
-             std::to_string(first_ms.back()) + " ms");
-    if (r == 0) {
-      rep.model_type = gguf::tensor_type_name(in->model.weights.layers.empty() ? in->model.weights.output.type
-                                                                               : in->model.weights.layers[0].wq.type);
-      rep.isa = std::string(kernels::isa_name(in->forward->kernels().isa));
-      rep.file_bytes = in->model.file.file_size();
-      rep.parameters = parameter_count(in->model);
-      rep.weight_bytes_per_token = decode_bytes(in->model.weights);
-      rep.kv_cache_bytes = in->cache->bytes();
-    }
-    for (size_t i = 0; i < rep.rows.size(); ++i) {
-      BenchRow& row = rep.rows[i];
-      if (i == 0 || rep.rows[i - 1].threads != row.threads) {
-        decode(*in, depth, depth.valid, kWarmupSteps, row.threads);  // spin the team up
-      }
-      const bool pp = row.test[0] == 'p';
-      const double ms = pp ? prefill(*in, depth, row.depth, prompt_tokens(row.tokens, in->model.config.vocab_size), row.threads)
-                           : decode(*in, depth, row.depth, row.tokens, row.threads);
-      row_ms[i].push_back(ms);
-      progress("rep " + std::to_string(r + 1) + ": " + row.test + " t" + std::to_string(row.threads) + " d" +
-               std::to_string(row.depth) + ": " + std::to_string(1000.0 * row.tokens / ms) + " tok/s");
-    }
-    peak_kib = std::max(peak_kib, peak_rss_kib());
-  }
-
-  rep.load_ms = stat_of(load_ms);
-  rep.first_token_ms = stat_of(first_ms);
-  rep.peak_rss_mib = static_cast<double>(peak_kib) / 1024.0;
-  for (size_t i = 0; i < o.threads.size(); ++i) {
-    if (!bw[i].empty()) rep.bandwidth_gbs.emplace_back(o.threads[i], stat_of(bw[i]));
-  }
-  for (size_t i = 0; i < rep.rows.size(); ++i) {
-    BenchRow& row = rep.rows[i];
-    std::vector<double> tps;
-    for (double ms : row_ms[i]) tps.push_back(1000.0 * row.tokens / ms);
-    row.tokens_per_s = stat_of(tps);
-    row.ms = stat_of(row_ms[i]);
-    if (row.test[0] == 't' && rep.weight_bytes_per_token > 0) {
-      for (const auto& [t, s] : rep.bandwidth_gbs) {
-        if (t != row.threads || s.mean <= 0.0) continue;
-        row.limit_tokens_per_s = s.mean * 1e9 / static_cast<double>(rep.weight_bytes_per_token);
-        row.fraction_of_limit = row.tokens_per_s.mean / row.limit_tokens_per_s;
-      }
-    }
-  }
-  return rep;
+BenchReport run_bench(const BenchOptions& options) {
+  check_options(options);
+  return Runner(options).run();
 }
 
 std::string format_bench_table(const BenchReport& r) {

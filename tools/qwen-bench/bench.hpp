@@ -1,6 +1,6 @@
 // Benchmarking a model file: prefill and decode speed, time to first token, load time, peak
 // memory, and decode speed as a fraction of the machine's streaming read bandwidth measured in
-// the same run. A library function, so apps and tools share one measurement.
+// the same run. qwen-bench's harness, on the public API only (qwenedge/model.hpp, step.hpp).
 #pragma once
 
 #include <cstdint>
@@ -45,14 +45,18 @@ struct BenchRow {
 
 struct BenchReport {
   std::string model_path;
-  std::string model_type;        // weight type of the layer matrices, e.g. "Q8_0"
+  std::string model_type;        // storage type of the FFN matrices, e.g. "Q8_0"
   std::string isa;               // kernels in use
   uint64_t file_bytes = 0;
   uint64_t parameters = 0;
   uint64_t weight_bytes_per_token = 0;  // matrix bytes one decode step reads (layers + head)
   int64_t kv_cache_bytes = 0;           // the cache the benchmark allocates (longest row)
   int64_t context = 0;                  // its capacity in positions
-  BenchStat load_ms;             // open + map + validate + tokenizer + forward scratch + cache
+  // Everything before the first step can run: Model::load (open, map, validate, prefetch, repack,
+  // tokenizer, ModelInfo) + the Sequence's KV cache + the Engine of the largest thread count.
+  // Model::load's own bookkeeping (ModelInfo) counts too, so it is a little more than the weights
+  // and scratch alone; the name stays load_ms.
+  BenchStat load_ms;
   BenchStat first_token_ms;      // load + prefill of the shortest prompt (warm page cache)
   int first_token_prompt = 0;    // that prompt's length
   int first_token_threads = 0;

@@ -1,19 +1,21 @@
-// qwen-bench's engine (run_bench): which rows it measures, at which depths, what it reports, and
-// the options it refuses.
+// qwen-bench's harness (run_bench): which rows it measures, at which depths, what it reports,
+// and the options it refuses.
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <string>
 
-#include "qwenedge/bench.hpp"
+#include "bench.hpp"
 #include "qwenedge/error.hpp"
-#include "test_util.hpp"
 
 using namespace qwenedge;
 
 namespace {
 
+std::string fixture(const std::string& name) { return std::string(QWENEDGE_FIXTURE_DIR) + "/" + name; }
+
 BenchOptions small_run() {
   BenchOptions o;
-  o.model_path = test::fixture("tiny-f32.q8_0.gguf");
+  o.model_path = fixture("tiny-f32.q8_0.gguf");
   o.prompt_lengths = {3, 9};
   o.decode_lengths = {4};
   o.threads = {1, 2};
@@ -87,6 +89,6 @@ TEST_CASE("run_bench refuses bad options by name", "[bench][bad-input]") {
   o.decode_lengths = {};
   CHECK_THAT(error_of(o), Catch::Contains("nothing to measure"));
   o = small_run();
-  o.model_path = test::fixture("no-such-model.gguf");
+  o.model_path = fixture("no-such-model.gguf");
   CHECK_THAT(error_of(o), Catch::Contains("no-such-model.gguf"));
 }
