@@ -302,6 +302,134 @@ static void test_chat(const qwen_model* model_in) {
   qwen_session_free(other);
 }
 
+static void test_tokenizer_only(const qwen_model* model) {
+  qwen_tokenizer* tok = (qwen_tokenizer*)&g_checks;
+  const char* text = "Hello, 世界 <|im_end|>";
+  int32_t a[64], b[64];
+  size_t na = 0, nb = 0, len = 0;
+  char back[128];
+  char* prompt = NULL;
+  char* from_model = NULL;
+  qwen_message msg = {"user", "你好", NULL, 0};
+
+  CHECK_STATUS(qwen_tokenizer_load("/nonexistent/t.gguf", &tok), QWEN_ERR_IO);
+  CHECK(tok == NULL);
+  CHECK_STATUS(qwen_tokenizer_load(g_model_path, &tok), QWEN_OK);
+  CHECK(qwen_tokenizer_vocab_size(tok) > 151000);
+  CHECK(qwen_tokenizer_vocab_size(NULL) == -1);
+  CHECK_STATUS(qwen_tokenizer_encode(tok, text, strlen(text), 1, a, 64, &na), QWEN_OK);
+  CHECK_STATUS(qwen_tokenize(model, text, strlen(text), 1, b, 64, &nb), QWEN_OK);
+  CHECK(na == nb && memcmp(a, b, na * sizeof(int32_t)) == 0);
+  CHECK_STATUS(qwen_tokenizer_encode(tok, text, strlen(text), 1, a, 1, &na), QWEN_ERR_BUFFER_TOO_SMALL);
+  CHECK_STATUS(qwen_tokenizer_decode(tok, b, nb, 0, back, sizeof back, &len), QWEN_OK);
+  CHECK(len == strlen(text) && strcmp(back, text) == 0);
+  CHECK_STATUS(qwen_tokenizer_render_chat(tok, &msg, 1, 1, &prompt), QWEN_OK);
+  CHECK_STATUS(qwen_render_chat(model, &msg, 1, 1, &from_model), QWEN_OK);
+  CHECK(prompt && from_model && strcmp(prompt, from_model) == 0);
+  qwen_string_free(prompt);
+  qwen_string_free(from_model);
+  qwen_tokenizer_free(tok);
+}
+
+static int32_t argmax(const float* v, size_t n) {
+  size_t best = 0, i;
+  for (i = 1; i < n; ++i) {
+    if (v[i] > v[best]) best = i;
+  }
+  return (int32_t)best;
+}
+
+static void test_step_level(const qwen_model* model) {
+  qwen_engine* engine = NULL;
+  qwen_sequence* seq[3] = {NULL, NULL, NULL};
+  qwen_step_input in[2];
+  qwen_generation* gen = NULL;
+  qwen_generate_params params = greedy_params(6);
+  qwen_result r;
+  int32_t prompt[32], bad = 999999, rows[2] = {1, 4}, next;
+  size_t n = 0, vocab = 0, k;
+  float* all = NULL;
+  const float* logits;
+  const char* text = NULL;
+  qwen_message msg = {"user", "Hi there", NULL, 0};
+  int steps = 0;
+
+  CHECK_STATUS(qwen_tokenize(model, "The quick brown fox jumps", 25, 0, prompt, 32, &n), QWEN_OK);
+  CHECK_STATUS(qwen_engine_create(model, NULL, &engine), QWEN_OK);
+  for (k = 0; k < 3; ++k) CHECK_STATUS(qwen_sequence_create(model, 64, &seq[k]), QWEN_OK);
+  CHECK(qwen_sequence_capacity(seq[0]) == 64 && qwen_sequence_size(seq[0]) == 0);
+  CHECK_STATUS(qwen_sequence_create(model, -1, &seq[2]), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(seq[2] == NULL);
+  CHECK_STATUS(qwen_sequence_create(model, 64, &seq[2]), QWEN_OK);
+
+  /* Two sequences in one step, one asking for two rows: the rows equal a lone run's logits. */
+  memset(in, 0, sizeof in);
+  in[0].sequence = seq[0];
+  in[0].tokens = prompt;
+  in[0].n_tokens = n;
+  in[1].sequence = seq[1];
+  in[1].tokens = prompt;
+  in[1].n_tokens = 5;
+  in[1].logits = QWEN_LOGITS_ROWS;
+  in[1].rows = rows;
+  in[1].n_rows = 2;
+  logits = qwen_sequence_logits(seq[0], &vocab);
+  all = (float*)malloc(2 * vocab * sizeof(float));
+  in[1].out = all;
+  CHECK_STATUS(qwen_engine_step(engine, in, 2), QWEN_OK);
+  CHECK(qwen_sequence_size(seq[0]) == (int64_t)n && qwen_sequence_size(seq[1]) == 5);
+  memset(in, 0, sizeof in);
+  in[0].sequence = seq[2];
+  in[0].tokens = prompt;
+  in[0].n_tokens = 5;
+  CHECK_STATUS(qwen_engine_step(engine, in, 1), QWEN_OK);
+  logits = qwen_sequence_logits(seq[2], &vocab);
+  CHECK(memcmp(logits, all + vocab, vocab * sizeof(float)) == 0);
+  CHECK(qwen_sequence_tokens(seq[2], &k) != NULL && k == 5 && qwen_sequence_tokens(seq[2], &k)[4] == prompt[4]);
+  next = argmax(logits, vocab);
+  (void)next;
+
+  /* A bad id is refused by input index and changes nothing. */
+  in[0].tokens = &bad;
+  in[0].n_tokens = 1;
+  CHECK_STATUS(qwen_engine_step(engine, in, 1), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(qwen_last_error(), "step input 0") != NULL);
+  CHECK(qwen_sequence_size(seq[2]) == 5);
+  CHECK_STATUS(qwen_sequence_truncate(seq[2], 9), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK_STATUS(qwen_sequence_truncate(seq[2], 2), QWEN_OK);
+  CHECK(qwen_sequence_size(seq[2]) == 2);
+  CHECK_STATUS(qwen_engine_step(NULL, in, 1), QWEN_ERR_INVALID_ARGUMENT);
+
+  /* A generation driven by hand, its prompt in chunks of 4. */
+  CHECK_STATUS(qwen_generation_create_chat(seq[2], &msg, 1, &params, &gen), QWEN_OK);
+  while (gen && !qwen_generation_done(gen)) {
+    CHECK_STATUS(qwen_generation_input(gen, 4, &in[0]), QWEN_OK);
+    CHECK(in[0].n_tokens <= 4 && in[0].sequence == seq[2]);
+    CHECK_STATUS(qwen_engine_step(engine, in, 1), QWEN_OK);
+    CHECK_STATUS(qwen_generation_advance(gen, &text, &n), QWEN_OK);
+    CHECK(text != NULL && strlen(text) == n);
+    if (++steps > 100) break;
+  }
+  CHECK_STATUS(qwen_generation_result(gen, &r), QWEN_OK);
+  CHECK(r.n_tokens == 6 && r.finish == QWEN_FINISH_LENGTH);
+  qwen_result_free(&r);
+  qwen_generation_free(gen);
+  gen = NULL;
+  CHECK_STATUS(qwen_generation_create_text(seq[2], "", &params, &gen), QWEN_ERR_INVALID_ARGUMENT);
+  CHECK(gen == NULL);
+  CHECK_STATUS(qwen_generation_create_tokens(seq[2], prompt, 3, &params, &gen), QWEN_OK);
+  qwen_generation_cancel(gen);
+  CHECK(qwen_generation_done(gen));
+  qwen_generation_free(gen);
+  CHECK(qwen_generation_done(NULL));
+
+  free(all);
+  for (k = 0; k < 3; ++k) qwen_sequence_free(seq[k]);
+  qwen_engine_free(engine);
+  qwen_sequence_free(NULL);
+  qwen_engine_free(NULL);
+}
+
 int main(int argc, char** argv) {
   qwen_model* model = NULL;
   qwen_model_params params = qwen_model_default_params();
@@ -324,6 +452,8 @@ int main(int argc, char** argv) {
   test_info(model);
   test_tokenize_round_trip(model);
   test_render_chat(model);
+  test_tokenizer_only(model);
+  test_step_level(model);
   test_chat(model); /* frees the model */
 
   printf("%d checks, %d failures\n", g_checks, g_failures);

@@ -14,6 +14,8 @@
 #include "engine/packed_weights.hpp"
 #include "engine/weights.hpp"
 #include "kernels/isa.hpp"
+#include "kernels/kernels.hpp"
+#include "qwenedge/qwenedge.hpp"
 #include "test_util.hpp"
 
 using namespace qwenedge;
@@ -65,6 +67,31 @@ uint64_t scenario_hash(const LoadedModel& m, const kernels::KernelTable& k, int 
   return h;
 }
 
+// The same scenario through the public step level (Engine, Sequence, Logits), on the kernels
+// the library chose: the same bits as the forward pass driven directly.
+uint64_t public_scenario_hash(const std::string& path) {
+  const std::vector<int32_t> ids = validation_ids();
+  const Model model = Model::load(path, {.threads = 3, .context = 64});
+  const auto V = static_cast<size_t>(model.info().vocab_size);
+  Engine engine(model, {.threads = 3, .max_step_tokens = 16});
+  std::vector<Sequence> seqs;
+  for (int s = 0; s < 3; ++s) seqs.emplace_back(model, 64);
+  const size_t start[] = {0, 500, 1000}, prompt[] = {37, 9, 1};
+  std::vector<float> first(prompt[0] * V);
+  engine.step({{&seqs[0], std::span<const int32_t>(&ids[start[0]], prompt[0]), Logits::kAll, {}, first.data()},
+               {&seqs[1], std::span<const int32_t>(&ids[start[1]], prompt[1])},
+               {&seqs[2], std::span<const int32_t>(&ids[start[2]], prompt[2])}});
+  uint64_t h = fnv1a(0xcbf29ce484222325ull, first.data(), first.size());
+  for (size_t s = 1; s < 3; ++s) h = fnv1a(h, seqs[s].logits().data(), V);
+  for (size_t i = 0; i < 6; ++i) {
+    std::vector<StepInput> steps;
+    for (size_t s = 0; s < 3; ++s) steps.push_back({&seqs[s], std::span<const int32_t>(&ids[start[s] + prompt[s] + i], 1)});
+    engine.step(steps);
+    for (size_t s = 0; s < 3; ++s) h = fnv1a(h, seqs[s].logits().data(), V);
+  }
+  return h;
+}
+
 std::string hex(uint64_t h) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
@@ -107,5 +134,24 @@ TEST_CASE("Batched step logits equal the recorded goldens bit for bit", "[forwar
   if (record) {
     std::ofstream(record) << goldens.dump(2) << "\n";
     WARN("recorded goldens to " << record);
+  }
+}
+
+TEST_CASE("The public step level gives the recorded golden logits bit for bit", "[forward-fast][goldens][kjv]") {
+  if (!test::have_fixture("kjv.q8_0.gguf")) {
+    WARN("skipped: the kjv fixtures are missing (shared data not found)");
+    return;
+  }
+  std::ifstream in(kGoldens);
+  REQUIRE(in.good());
+  const nlohmann::json goldens = nlohmann::json::parse(in);
+  const std::string isa(kernels::isa_name(kernels::active_kernels().isa));
+  for (const char* name : kModels) {
+    INFO(name << " on " << isa);
+    if (!goldens[name].contains(isa)) {
+      WARN(name << ": no golden recorded for " << isa);
+      continue;
+    }
+    CHECK(hex(public_scenario_hash(test::fixture(name))) == goldens[name][isa].get<std::string>());
   }
 }

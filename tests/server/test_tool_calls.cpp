@@ -9,7 +9,7 @@
 #include "qwen-server/tool_calls.hpp"
 
 // The library's own nesting limit; its header is internal, so it is reached by its path.
-#include "../../tokenizer/json_limits.hpp"
+#include "qwenedge/limits.hpp"
 
 using namespace qwenedge;
 using namespace qwenedge::server;
@@ -327,7 +327,7 @@ std::string rejection_unbounded(const std::string& text) {
 }  // namespace
 
 TEST_CASE("request bodies nested deeper than the limit get a 400 naming the field", "[server][json]") {
-  const std::string limit = "more than " + std::to_string(tokenizer::kMaxJsonDepth) + " levels deep";
+  const std::string limit = "more than " + std::to_string(kMaxJsonDepth) + " levels deep";
   const std::string args = "messages[1].tool_calls[0].function.arguments: ";
   const std::string params = "tools[0].function.parameters: ";
   for (const int depth : {10'000, 40'000, 100'000}) {
@@ -357,11 +357,11 @@ TEST_CASE("request bodies nested deeper than the limit get a 400 naming the fiel
   const ParsedRequest r = parse_chat_request(parse_request_body(chat_body(nested(100), R"({"a": )" + nested(100) + "}")), {});
   CHECK(r.messages[1].tool_calls[0].arguments == nlohmann::json::parse(nested(100)).dump());
   CHECK(nlohmann::json::parse(r.options.tools[0])["function"]["parameters"] == nlohmann::json::parse(R"({"a": )" + nested(100) + "}"));
-  const int room = tokenizer::kMaxJsonDepth - 6;
+  const int room = kMaxJsonDepth - 6;
   CHECK(rejection(chat_body(nested(room))) == "(accepted)");
   CHECK_THAT(rejection(chat_body(nested(room + 1))), Catch::StartsWith(args));
-  CHECK(rejection(chat_body(nlohmann::json(nested(tokenizer::kMaxJsonDepth)).dump())) == "(accepted)");
-  CHECK_THAT(rejection(chat_body(nlohmann::json(nested(tokenizer::kMaxJsonDepth + 1)).dump())), Catch::StartsWith(args));
+  CHECK(rejection(chat_body(nlohmann::json(nested(kMaxJsonDepth)).dump())) == "(accepted)");
+  CHECK_THAT(rejection(chat_body(nlohmann::json(nested(kMaxJsonDepth + 1)).dump())), Catch::StartsWith(args));
   // Text that is not JSON keeps its own error.
   try {
     (void)parse_request_body("{not json");

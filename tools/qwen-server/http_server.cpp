@@ -190,12 +190,7 @@ void HttpServer::routes() {
 }
 
 HttpServer::Admitted HttpServer::admit(const httplib::Request& req, httplib::Response& res, bool chat) {
-  json body;
-  try {
-    body = json::parse(req.body);
-  } catch (const json::parse_error& e) {
-    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
-  }
+  const json body = parse_request_body(req.body);  // 400 for bad JSON or nesting past the limit
   const ParsedRequest p = chat ? parse_chat_request(body, options_.limits) : parse_completion_request(body, options_.limits);
   if (!p.model.empty() && p.model != options_.model_id && p.model != model_.info().name) {
     throw ApiError(404, "The model '" + p.model + "' does not exist; this server has '" + options_.model_id + "'",

@@ -9,12 +9,11 @@
 #include <string_view>
 
 // The library's own nesting limit; its header is internal, so it is reached by its path.
-#include "../../tokenizer/json_limits.hpp"
+#include "qwenedge/limits.hpp"
 
 namespace qwenedge::server {
 namespace {
 
-using tokenizer::kMaxJsonDepth;
 
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
 
@@ -63,7 +62,7 @@ json parse_bounded(std::string_view text, const std::string& field) {
     if (!open.empty()) ++open.back().index;
   };
   const auto walk = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (tokenizer::opens_too_deep(depth, event)) too_deep(field.empty() ? deep_field(open) : field);
+    if (opens_too_deep(depth, event)) too_deep(field.empty() ? deep_field(open) : field);
     switch (event) {
       case json::parse_event_t::object_start:
       case json::parse_event_t::array_start: open.push_back({event == json::parse_event_t::array_start, 0, {}}); break;

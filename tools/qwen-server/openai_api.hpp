@@ -49,7 +49,7 @@ struct ParsedRequest {
 };
 
 // A request body parsed. Throws ApiError(400): `invalid_json` when it is not JSON, and one naming
-// the field when arrays and objects nest more than tokenizer::kMaxJsonDepth levels deep (refused
+// the field when arrays and objects nest more than kMaxJsonDepth levels deep (refused
 // as the parser meets them, so no value that deep is built).
 json parse_request_body(std::string_view text);
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 // The library's own nesting limit; its header is internal, so it is reached by its path.
-#include "../../tokenizer/json_limits.hpp"
+#include "qwenedge/limits.hpp"
 
 namespace qwenedge::server {
 namespace {
@@ -43,7 +43,7 @@ size_t trim_end(std::string_view s, size_t end) {
 json parse_model_json(std::string_view text) {
   bool deep = false;
   const auto bounded = [&deep](int depth, json::parse_event_t event, json&) {
-    deep = deep || tokenizer::opens_too_deep(depth, event);
+    deep = deep || opens_too_deep(depth, event);
     return !deep;  // what is discarded is never built
   };
   json j = json::parse(text, bounded, /*allow_exceptions=*/false);

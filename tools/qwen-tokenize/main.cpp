@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "qwenedge/error.hpp"
+#include "qwenedge/limits.hpp"
 #include "qwenedge/tokenizer.hpp"
 
 namespace {
@@ -143,7 +144,14 @@ int run_chat(const Args& a, const Tokenizer& tok) {
   if (!in) throw Error(ErrorCode::kIo, a.chat + ": cannot open");
   Json root;
   try {
-    root = Json::parse(read_all(in));
+    // Nesting past the library's limit is refused as it is parsed: dumping it would recurse.
+    root = Json::parse(read_all(in), [&](int depth, Json::parse_event_t event, Json&) {
+      if (opens_too_deep(depth, event)) {
+        throw Error(ErrorCode::kInvalidArgument, a.chat + ": arrays and objects nested more than " +
+                                                     std::to_string(kMaxJsonDepth) + " levels deep (the limit)");
+      }
+      return true;
+    });
   } catch (const Json::exception& e) {
     throw Error(ErrorCode::kInvalidArgument, a.chat + ": not valid JSON: " + e.what());
   }
