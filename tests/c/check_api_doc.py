@@ -9,7 +9,7 @@ from pathlib import Path
 src = Path(sys.argv[1])
 doc = (src / "docs/API.md").read_text(encoding="utf-8")
 failed = False
-for example in ("examples/chat/main.cpp", "examples/c/main.c"):
+for example in ("examples/chat/main.cpp", "examples/c/main.c", "examples/batch/main.cpp", "examples/c/batch.c"):
     text = (src / example).read_text(encoding="utf-8")
     if text.strip() not in doc:
         print(f"docs/API.md: the copy of {example} differs from the file (paste the file again)")

@@ -5,10 +5,10 @@
 #include <span>
 #include <vector>
 
-#include "engine/forward.hpp"
-#include "engine/forward_ref.hpp"
-#include "engine/kv_cache.hpp"
-#include "engine/weights.hpp"
+#include "engine/runtime/forward.hpp"
+#include "engine/runtime/forward_ref.hpp"
+#include "engine/runtime/kv_cache.hpp"
+#include "engine/runtime/weights.hpp"
 #include "kernels/kernels.hpp"
 
 namespace qwenedge::test {

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "engine/gguf.hpp"
+#include "engine/format/gguf.hpp"
 #include "qwenedge/convert.hpp"
 #include "qwenedge/error.hpp"
 #include "qwenedge/inspect.hpp"

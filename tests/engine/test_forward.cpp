@@ -1,8 +1,8 @@
 // The scalar reference forward pass against the independent NumPy reference.
 #include <catch2/catch.hpp>
 
-#include "engine/forward_ref.hpp"
-#include "engine/weights.hpp"
+#include "engine/runtime/forward_ref.hpp"
+#include "engine/runtime/weights.hpp"
 #include "test_util.hpp"
 
 using namespace qwenedge;

@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/forward.hpp"
-#include "engine/forward_ref.hpp"
+#include "engine/runtime/forward.hpp"
+#include "engine/runtime/forward_ref.hpp"
 #include "kernels/isa.hpp"
 #include "forward_util.hpp"
 #include "test_util.hpp"

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/gguf.hpp"
+#include "engine/format/gguf.hpp"
 #include "qwenedge/error.hpp"
 #include "test_util.hpp"
 

@@ -3,9 +3,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/forward.hpp"
-#include "engine/forward_ref.hpp"
-#include "engine/weights.hpp"
+#include "engine/runtime/forward.hpp"
+#include "engine/runtime/forward_ref.hpp"
+#include "engine/runtime/weights.hpp"
 #include "test_util.hpp"
 
 using namespace qwenedge;

@@ -10,9 +10,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/forward.hpp"
-#include "engine/packed_weights.hpp"
-#include "engine/weights.hpp"
+#include "engine/runtime/forward.hpp"
+#include "engine/runtime/packed_weights.hpp"
+#include "engine/runtime/weights.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/kernels.hpp"
 #include "qwenedge/qwenedge.hpp"

@@ -3,11 +3,11 @@
 #include <filesystem>
 #include <functional>
 
-#include "engine/forward_ref.hpp"
-#include "engine/gguf.hpp"
-#include "engine/model_config.hpp"
-#include "engine/vocab_gguf.hpp"
-#include "engine/weights.hpp"
+#include "engine/runtime/forward_ref.hpp"
+#include "engine/format/gguf.hpp"
+#include "engine/format/model_config.hpp"
+#include "engine/format/vocab_gguf.hpp"
+#include "engine/runtime/weights.hpp"
 #include "qwenedge/error.hpp"
 
 using namespace qwenedge;

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <vector>
 
-#include "engine/thread_pool.hpp"
+#include "engine/runtime/thread_pool.hpp"
 
 using qwenedge::detail::ThreadPool;
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/gguf.hpp"
+#include "engine/format/gguf.hpp"
 #include "qwenedge/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

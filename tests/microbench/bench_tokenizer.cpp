@@ -13,8 +13,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "engine/gguf.hpp"
-#include "engine/vocab_gguf.hpp"
+#include "engine/format/gguf.hpp"
+#include "engine/format/vocab_gguf.hpp"
 #include "tokenizer/normalize.hpp"
 #include "tokenizer/pretokenize.hpp"
 #include "tokenizer/stream_decoder.hpp"

@@ -1,11 +1,11 @@
-// The tokenizer loaded from GGUF metadata (engine/vocab_gguf.hpp) is the tokenizer loaded from
+// The tokenizer loaded from GGUF metadata (engine/format/vocab_gguf.hpp) is the tokenizer loaded from
 // tokenizer.json: same vocab, same ids on every golden.
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "engine/gguf.hpp"
-#include "engine/vocab_gguf.hpp"
+#include "engine/format/gguf.hpp"
+#include "engine/format/vocab_gguf.hpp"
 #include "tokenizer_test_util.hpp"
 
 using namespace qwenedge;

@@ -171,6 +171,7 @@ void Scheduler::step() {
     if (!s->job || s->gen) continue;
     try {
       s->gen.emplace(s->seq, *s->job->prompt, s->job->options);
+      s->chunked = false;
     } catch (const std::exception& e) {
       finish(*s, e.what());
     }
@@ -184,12 +185,16 @@ void Scheduler::step() {
   }
   plan_step();
   if (inputs_.empty()) return;
+  double work = 0;
+  for (const StepInput& in : inputs_) work += input_work(in.sequence->size(), static_cast<int64_t>(in.tokens.size()));
+  const auto t0 = Clock::now();
   try {
     engine_.step(inputs_);  // a step that fails changes no sequence
   } catch (const std::exception& e) {
     for (Slot* s : running_) finish(*s, e.what());
     return;
   }
+  cost_.add(work, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   for (size_t i = 0; i < running_.size(); ++i) {
     Slot& s = *running_[i];
     const std::string text = s.gen->advance();
@@ -203,6 +208,7 @@ void Scheduler::plan_step() {
   inputs_.clear();
   running_.clear();
   std::vector<Slot*> prefilling;
+  double decode_work = 0;
   for (const auto& s : slots_) {
     if (!s->job) continue;
     if (s->gen->prefilling()) {
@@ -210,19 +216,57 @@ void Scheduler::plan_step() {
     } else {
       inputs_.push_back(s->gen->input(1));
       running_.push_back(s.get());
+      decode_work += input_work(s->seq.size(), 1);
     }
   }
-  // Prompts in order of arrival share what the decoding streams leave of the budget.
+  // Prompts in order of arrival: a short one (up to step_tokens) goes in whole, as it costs the
+  // streams little; a long one gets a chunk of what the budget has left.
   std::sort(prefilling.begin(), prefilling.end(), [](const Slot* a, const Slot* b) { return a->job->arrived < b->job->arrived; });
-  const auto decoding = static_cast<int64_t>(inputs_.size());
-  int64_t budget = decoding == 0 ? 512 : std::max<int64_t>(step_tokens_ - decoding, std::max(1, step_tokens_ / 4));
+  double budget = prefill_budget(static_cast<int64_t>(inputs_.size()), decode_work);
   for (Slot* s : prefilling) {
-    if (budget <= 0) break;
-    const StepInput in = s->gen->input(budget);
-    budget -= static_cast<int64_t>(in.tokens.size());
+    const auto rest = static_cast<int64_t>(s->gen->feed().size());
+    s->chunked = s->chunked || rest > step_tokens_;  // a long prompt stays chunked to its end
+    // The chunk's tokens attend to about s->seq.size() positions each.
+    const auto fits = static_cast<int64_t>(budget / input_work(s->seq.size(), 1));
+    if (s->chunked && fits < 1) continue;
+    const StepInput in = s->gen->input(s->chunked ? std::min<int64_t>(fits, step_tokens_) : rest);
+    budget -= input_work(s->seq.size(), static_cast<int64_t>(in.tokens.size()));
     inputs_.push_back(in);
     running_.push_back(s);
   }
+}
+
+// The arithmetic of `n` tokens appended at `pos`, in tokens' worth: a token's matmuls plus its
+// attention over the positions before it, about one token's worth per kPositionsPerToken
+// positions (on the 0.5B shape a 512-token prefill runs ~1.6x slower on 2048 cached positions,
+// docs/BENCHMARKS.md).
+double Scheduler::input_work(int64_t pos, int64_t n) {
+  constexpr double kPositionsPerToken = 3600;
+  const double mean_pos = static_cast<double>(pos) + static_cast<double>(n) / 2;
+  return static_cast<double>(n) * (1 + mean_pos / kPositionsPerToken);
+}
+
+void StepCost::add(double work, double ms) {
+  constexpr double kKeep = 0.98;  // of the older steps' weight, per step
+  const double t = work;
+  n_ = kKeep * n_ + 1;
+  x_ = kKeep * x_ + t;
+  y_ = kKeep * y_ + ms;
+  xx_ = kKeep * xx_ + t * t;
+  xy_ = kKeep * xy_ + t * ms;
+}
+
+bool StepCost::known() const { return n_ > 4 && xx_ * n_ - x_ * x_ > 4 * n_ * n_ && work_ms() > 0; }
+double StepCost::work_ms() const { return (xy_ * n_ - x_ * y_) / (xx_ * n_ - x_ * x_); }
+double StepCost::fixed_ms() const { return std::max(0.0, (y_ - work_ms() * x_) / n_); }
+
+// Prompt work (input_work units) the next step may carry beside `decoding` streams of
+// `decode_work`: as much as makes it cost about two decode-only steps,
+// a + b·(decode_work + P) = 2·(a + b·decode_work), by the costs measured so far.
+double Scheduler::prefill_budget(int64_t decoding, double decode_work) const {
+  if (decoding == 0) return 512;
+  if (!cost_.known()) return 16;  // until steps of several sizes are seen
+  return cost_.fixed_ms() / cost_.work_ms() + decode_work;
 }
 
 void Scheduler::deliver(Slot& slot, const std::string& text) {

@@ -1,7 +1,8 @@
 // Continuous batching: up to N conversations (slots) generate together, one forward pass over
-// the weights per step for all of them; new requests join between steps. Each step has a token
-// budget: every decoding stream gets its one token, and a joining prompt fills what is left, so
-// a long prompt is prefilled in chunks beside the running streams instead of stopping them.
+// the weights per step for all of them; new requests join between steps. While streams decode,
+// every step gives each its one token and a joining prompt only a chunk, sized so that the step
+// takes about two decode-only steps: a long prompt is prefilled beside the running streams
+// instead of stopping them for its whole prefill.
 //
 // Each slot keeps the KV cache of its last conversation, so a follow-up turn routed to the slot
 // whose cached tokens share the longest prefix with its prompt prefills only its new tokens.
@@ -52,14 +53,29 @@ struct Job {
   bool wait(std::chrono::milliseconds timeout, std::string& out);
 };
 
+// What a step costs as a function of its work (tokens, weighted by the positions they attend
+// to), ms ≈ a + b·work (a: reading the weights, b: the arithmetic), fitted by least squares over
+// recent steps, older ones fading.
+class StepCost {
+ public:
+  void add(double work, double ms);
+  bool known() const;       // enough steps of different sizes seen
+  double fixed_ms() const;  // a
+  double work_ms() const;   // b
+
+ private:
+  double n_ = 0, x_ = 0, y_ = 0, xx_ = 0, xy_ = 0;  // decayed sums of 1, work, ms, work², work·ms
+};
+
 struct SchedulerOptions {
   int slots = 4;
   int64_t context = 0;   // per slot; 0 = the model's LoadOptions::context
   int threads = 0;       // 0 = the model's LoadOptions::threads
   int max_queue = 64;    // requests waiting for a slot
-  // Tokens per step while streams are decoding: each decoding stream takes one, prompts share
-  // the rest (at least a quarter). With no stream decoding a prompt runs in steps of 512.
-  int step_tokens = 16;
+  // A prompt up to this long joins in one step; a longer one is prefilled in chunks beside the
+  // decoding streams, at most this many tokens a step (usually fewer: what keeps the step near
+  // two decode-only steps). With no stream decoding a prompt runs in steps of 512.
+  int step_tokens = 64;
 };
 
 class Scheduler {
@@ -90,6 +106,7 @@ class Scheduler {
     Sequence seq;
     std::shared_ptr<Job> job;  // null when free
     std::optional<Generation> gen;
+    bool chunked = false;  // its prompt is too long to join in one step
     uint64_t last_used = 0;
   };
 
@@ -98,6 +115,9 @@ class Scheduler {
   void finish(Slot& slot, const std::string& error = {});
   void step();
   void plan_step();     // fills inputs_ and running_ within the step's token budget
+  double prefill_budget(int64_t decoding, double decode_work) const;
+  static double input_work(int64_t pos, int64_t n);
+
   void deliver(Slot& slot, const std::string& text);
 
   Model model_;
@@ -109,6 +129,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<StepInput> inputs_;  // the step being run
   std::vector<Slot*> running_;     // the slot of each input
+  StepCost cost_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
