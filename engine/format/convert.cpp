@@ -13,6 +13,8 @@
 #include "tokenizer/vocab.hpp"
 
 namespace qwenedge {
+
+using namespace detail;  // the engine's internals
 namespace {
 
 namespace fs = std::filesystem;
@@ -25,7 +27,7 @@ std::string shape_str(const std::vector<int64_t>& s) {
 
 }  // namespace
 
-tokenizer::Vocab load_padded_vocab(const fs::path& dir, const ModelConfig& c) {
+tokenizer::Vocab detail::load_padded_vocab(const fs::path& dir, const ModelConfig& c) {
   const fs::path tok = dir / "tokenizer.json";
   if (!fs::exists(tok)) throw Error(ErrorCode::kIo, tok.string() + ": missing (the tokenizer is part of the model file)");
   const fs::path cfg = dir / "tokenizer_config.json";

@@ -331,6 +331,76 @@ void File::evict(const uint8_t* p, uint64_t n) const {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+namespace {
+
+// One tensor info record: name, shape, type and offset, each checked.
+TensorInfo read_tensor_info(Cursor& c, uint64_t i, uint64_t alignment, const std::string& path) {
+  TensorInfo t;
+  t.name = std::string(c.read_string("tensor name #" + std::to_string(i), kMaxKeyLength));
+  const std::string what = "tensor " + t.name;
+  const uint32_t n_dims = c.read<uint32_t>(what + " dimension count");
+  if (n_dims == 0 || n_dims > kMaxDims) {
+    fail(path, what + ": dimension count " + std::to_string(n_dims) + " (expected 1.." + std::to_string(kMaxDims) + ")");
+  }
+  uint64_t elems = 1;
+  for (uint32_t d = 0; d < n_dims; ++d) {
+    const uint64_t ne = c.read<uint64_t>(what + " ne[" + std::to_string(d) + "]");
+    if (ne == 0 || mul_overflows(elems, ne, &elems) || elems > (uint64_t{1} << 40)) {
+      fail(path, what + ": ne[" + std::to_string(d) + "] = " + std::to_string(ne) + " gives an invalid element count");
+    }
+    t.ne.push_back(ne);
+  }
+  const uint32_t type = c.read<uint32_t>(what + " type");
+  switch (type) {
+    case 0: case 1: case 2: case 8: case 30: case 1002: case 1008: t.type = static_cast<TensorType>(type); break;
+    default:
+      fail(path, what + ": unsupported tensor type " + std::to_string(type) +
+                      " (supported: F32, F16, BF16, Q8_0, Q4_0, and this engine's Q8_0_R8, Q4_0_R8)");
+  }
+  if (is_row_interleaved(t.type) && n_dims != 2) {
+    fail(path, what + ": " + tensor_type_name(t.type) + " with " + std::to_string(n_dims) + " dimensions (it is for matrices only)");
+  }
+  const auto block = static_cast<uint64_t>(tensor_type_block_elems(t.type));
+  if (t.ne[0] % block != 0) {
+    fail(path, what + ": ne[0] = " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+                    tensor_type_name(t.type) + " block size " + std::to_string(block));
+  }
+  // elems <= 2^40 and a block is at most 34 bytes per 32 elements (4 per element for F32), so
+  // the byte count, padding rows included, cannot overflow.
+  t.bytes = tensor_bytes(t.type, t.ne);
+  t.offset = c.read<uint64_t>(what + " offset");
+  if (t.offset % alignment != 0) {
+    fail(path, what + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment));
+  }
+  return t;
+}
+
+// Every tensor lies inside the file and no two overlap.
+void check_layout(const std::vector<TensorInfo>& tensors, uint64_t data_offset, uint64_t size, const std::string& path) {
+  std::vector<const TensorInfo*> by_offset;
+  by_offset.reserve(tensors.size());
+  for (const TensorInfo& t : tensors) {
+    uint64_t end = 0;
+    if (add_overflows(data_offset, t.offset, &end) || add_overflows(end, t.bytes, &end) || end > size) {
+      fail(path, "tensor " + t.name + ": data [" + std::to_string(t.offset) + ", +" + std::to_string(t.bytes) +
+                      ") lies past the end of the file (data section " + std::to_string(size - std::min(size, data_offset)) + " bytes)");
+    }
+    by_offset.push_back(&t);
+  }
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const TensorInfo& prev = *by_offset[i - 1];
+    if (prev.offset + prev.bytes > by_offset[i]->offset) {
+      fail(path, "tensors " + prev.name + " and " + by_offset[i]->name + " overlap (offsets " +
+                      std::to_string(prev.offset) + " + " + std::to_string(prev.bytes) + " > " +
+                      std::to_string(by_offset[i]->offset) + ")");
+    }
+  }
+}
+
+}  // namespace
+
 void File::parse() {
   Cursor c(base_, size_, path_);
   const uint32_t magic = c.read<uint32_t>("magic");
@@ -381,43 +451,7 @@ void File::parse() {
   tensors_.reserve(n_tensors);
   std::unordered_set<std::string> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
-    TensorInfo t;
-    t.name = std::string(c.read_string("tensor name #" + std::to_string(i), kMaxKeyLength));
-    const std::string what = "tensor " + t.name;
-    const uint32_t n_dims = c.read<uint32_t>(what + " dimension count");
-    if (n_dims == 0 || n_dims > kMaxDims) {
-      fail(path_, what + ": dimension count " + std::to_string(n_dims) + " (expected 1.." + std::to_string(kMaxDims) + ")");
-    }
-    uint64_t elems = 1;
-    for (uint32_t d = 0; d < n_dims; ++d) {
-      const uint64_t ne = c.read<uint64_t>(what + " ne[" + std::to_string(d) + "]");
-      if (ne == 0 || mul_overflows(elems, ne, &elems) || elems > (uint64_t{1} << 40)) {
-        fail(path_, what + ": ne[" + std::to_string(d) + "] = " + std::to_string(ne) + " gives an invalid element count");
-      }
-      t.ne.push_back(ne);
-    }
-    const uint32_t type = c.read<uint32_t>(what + " type");
-    switch (type) {
-      case 0: case 1: case 2: case 8: case 30: case 1002: case 1008: t.type = static_cast<TensorType>(type); break;
-      default:
-        fail(path_, what + ": unsupported tensor type " + std::to_string(type) +
-                        " (supported: F32, F16, BF16, Q8_0, Q4_0, and this engine's Q8_0_R8, Q4_0_R8)");
-    }
-    if (is_row_interleaved(t.type) && n_dims != 2) {
-      fail(path_, what + ": " + tensor_type_name(t.type) + " with " + std::to_string(n_dims) + " dimensions (it is for matrices only)");
-    }
-    const auto block = static_cast<uint64_t>(tensor_type_block_elems(t.type));
-    if (t.ne[0] % block != 0) {
-      fail(path_, what + ": ne[0] = " + std::to_string(t.ne[0]) + " is not a multiple of the " +
-                      tensor_type_name(t.type) + " block size " + std::to_string(block));
-    }
-    // elems <= 2^40 and a block is at most 34 bytes per 32 elements (4 per element for F32), so
-    // the byte count, padding rows included, cannot overflow.
-    t.bytes = tensor_bytes(t.type, t.ne);
-    t.offset = c.read<uint64_t>(what + " offset");
-    if (t.offset % alignment_ != 0) {
-      fail(path_, what + ": offset " + std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment_));
-    }
+    TensorInfo t = read_tensor_info(c, i, alignment_, path_);
     if (!names.insert(t.name).second) fail(path_, "tensor " + t.name + " appears twice");
     tensors_.push_back(std::move(t));
   }
@@ -430,27 +464,7 @@ void File::parse() {
     fail(path_, "truncated file: data section starts at " + std::to_string(data_offset_) + " past the end (" + std::to_string(size_) + " bytes)");
   }
 
-  // Every tensor lies inside the file and no two overlap.
-  std::vector<const TensorInfo*> by_offset;
-  by_offset.reserve(tensors_.size());
-  for (const TensorInfo& t : tensors_) {
-    uint64_t end = 0;
-    if (add_overflows(data_offset_, t.offset, &end) || add_overflows(end, t.bytes, &end) || end > size_) {
-      fail(path_, "tensor " + t.name + ": data [" + std::to_string(t.offset) + ", +" + std::to_string(t.bytes) +
-                      ") lies past the end of the file (data section " + std::to_string(size_ - std::min(size_, data_offset_)) + " bytes)");
-    }
-    by_offset.push_back(&t);
-  }
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i) {
-    const TensorInfo& prev = *by_offset[i - 1];
-    if (prev.offset + prev.bytes > by_offset[i]->offset) {
-      fail(path_, "tensors " + prev.name + " and " + by_offset[i]->name + " overlap (offsets " +
-                      std::to_string(prev.offset) + " + " + std::to_string(prev.bytes) + " > " +
-                      std::to_string(by_offset[i]->offset) + ")");
-    }
-  }
+  check_layout(tensors_, data_offset_, size_, path_);
 }
 
 const Value* File::find(std::string_view key) const {

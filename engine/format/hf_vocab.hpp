@@ -6,7 +6,7 @@
 #include "engine/format/model_config.hpp"
 #include "tokenizer/vocab.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 // Reads dir/tokenizer.json (and dir/tokenizer_config.json when present) and names the ids the
 // tokenizer never produces "[PAD{id}]" (type unused) up to c.vocab_size, so that the token list
@@ -14,4 +14,4 @@ namespace qwenedge {
 // when it has more tokens than c.vocab_size.
 tokenizer::Vocab load_padded_vocab(const std::filesystem::path& dir, const ModelConfig& c);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

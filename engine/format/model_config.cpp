@@ -9,7 +9,7 @@
 #include "engine/format/gguf.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 constexpr int64_t kMaxDim = int64_t{1} << 20;  // far above any Qwen2 width; catches garbage
@@ -181,4 +181,4 @@ GenerationDefaults read_hf_generation_config(const std::string& path) {
   return g;
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

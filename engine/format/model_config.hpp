@@ -5,8 +5,12 @@
 #include <string>
 #include <vector>
 
-namespace qwenedge {
-namespace gguf { class File; class Writer; }
+namespace qwenedge::gguf {
+class File;
+class Writer;
+}  // namespace qwenedge::gguf
+
+namespace qwenedge::detail {
 
 struct ModelConfig {
   int64_t vocab_size = 0;      // V: rows of the embedding matrix
@@ -51,4 +55,4 @@ void write_generation_defaults(gguf::Writer& writer, const GenerationDefaults& g
 ModelConfig read_hf_config(const std::string& config_json_path);
 GenerationDefaults read_hf_generation_config(const std::string& path);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

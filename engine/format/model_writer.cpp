@@ -8,7 +8,7 @@
 #include "kernels/kernels.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 namespace fs = std::filesystem;
@@ -148,4 +148,4 @@ ConvertSummary write_qwen2_gguf(const std::string& out_path, const ModelMetadata
   return summary;
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -14,7 +14,7 @@
 #include "qwenedge/convert.hpp"
 #include "tokenizer/vocab.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 struct TensorPlan {
   std::string name;     // GGUF name
@@ -54,4 +54,4 @@ ConvertSummary write_qwen2_gguf(const std::string& out_path, const ModelMetadata
                                 const std::vector<TensorPlan>& plan, const RowSource& source,
                                 const std::function<void(const ConvertProgress&)>& on_progress);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

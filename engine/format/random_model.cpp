@@ -12,6 +12,8 @@
 #include "qwenedge/error.hpp"
 
 namespace qwenedge {
+
+using namespace detail;  // the engine's internals
 namespace {
 
 namespace fs = std::filesystem;

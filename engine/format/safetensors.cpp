@@ -15,7 +15,7 @@
 #include "kernels/quant.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;  // the format's own limit
@@ -216,4 +216,4 @@ void SafetensorsCheckpoint::read_f32(const SafetensorsTensor& t, uint64_t first,
   }
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 enum class SafetensorsDtype { kF32, kF16, kBF16 };
 const char* safetensors_dtype_name(SafetensorsDtype t) noexcept;
@@ -56,4 +56,4 @@ class SafetensorsCheckpoint {
   std::map<std::string, SafetensorsTensor> tensors_;
 };
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -4,7 +4,7 @@
 
 #include "kernels/quant.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 gguf::TensorType to_tensor_type(WeightType t) noexcept {
   switch (t) {
@@ -42,4 +42,4 @@ void decode_row(gguf::TensorType type, const uint8_t* src, int64_t cols, float* 
   }
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -6,7 +6,7 @@
 #include "engine/format/gguf.hpp"
 #include "qwenedge/convert.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 gguf::TensorType to_tensor_type(WeightType t) noexcept;
 
@@ -16,4 +16,4 @@ void encode_rows(gguf::TensorType type, const float* src, int64_t rows, int64_t 
 // Decodes one row of `cols` values.
 void decode_row(gguf::TensorType type, const uint8_t* src, int64_t cols, float* dst);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

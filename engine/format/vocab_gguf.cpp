@@ -2,7 +2,7 @@
 
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 int32_t optional_id(const gguf::File& f, std::string_view key, size_t n_tokens) {
@@ -75,4 +75,4 @@ void write_vocab(gguf::Writer& w, const tokenizer::Vocab& v) {
   if (!v.chat_template.empty()) w.set_string("tokenizer.chat_template", v.chat_template);
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -4,7 +4,7 @@
 #include "engine/format/gguf.hpp"
 #include "tokenizer/vocab.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 // Reads tokenizer.ggml.{model,pre,tokens,token_type,merges,bos_token_id,eos_token_id,
 // padding_token_id,add_bos_token} and tokenizer.chat_template. Throws kBadModelFile naming the
@@ -14,4 +14,4 @@ tokenizer::Vocab read_vocab(const gguf::File& file);
 // Writes the same keys. tokenizer.ggml.model is always "gpt2".
 void write_vocab(gguf::Writer& writer, const tokenizer::Vocab& vocab);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -8,7 +8,7 @@
 #include "engine/runtime/thread_pool.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 // The half-open slice [begin, end) of n items that thread `tid` of `nt` takes.
@@ -373,4 +373,4 @@ void Forward::head(const Share& s) {
   matmul_slice(k, m_.weights.output, act_d_, plan_.head_out, c.vocab_size, s.nt, s.tid);
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -14,7 +14,7 @@
 #include "engine/runtime/weights.hpp"
 #include "kernels/kernels.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 struct SequenceStep {
   KvCache* cache = nullptr;             // positions cache->size() ... get these tokens
@@ -108,4 +108,4 @@ class Forward {
   std::unique_ptr<detail::ThreadPool> pool_ = std::make_unique<detail::ThreadPool>();
 };
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

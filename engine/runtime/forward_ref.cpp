@@ -6,7 +6,7 @@
 #include "engine/format/tensor_codec.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 // y[t, rows] = x[t, cols] · Wᵀ for t < n: each weight row is decoded once and used for all
@@ -52,6 +52,31 @@ void rope(float* head, int64_t dh, int64_t pos, float theta) {
 }
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// out[Dh] = softmax(q·kᵀ·scale over positions 0..pos)·v for one query head; k and v point at
+// its KV head's slice of position 0, rows `ld` apart.
+void attend_head(const float* q, const float* k, const float* v, int64_t ld, int64_t Dh, int64_t pos, float scale,
+                 float* scores, float* out) {
+  float max_s = -INFINITY;
+  for (int64_t j = 0; j <= pos; ++j) {
+    const float* kj = k + j * ld;
+    float s = 0.0f;
+    for (int64_t i = 0; i < Dh; ++i) s += q[i] * kj[i];
+    scores[j] = s * scale;
+    max_s = std::max(max_s, scores[j]);
+  }
+  float sum = 0.0f;
+  for (int64_t j = 0; j <= pos; ++j) {
+    scores[j] = std::exp(scores[j] - max_s);
+    sum += scores[j];
+  }
+  std::fill_n(out, Dh, 0.0f);
+  for (int64_t j = 0; j <= pos; ++j) {
+    const float p = scores[j] / sum;
+    const float* vj = v + j * ld;
+    for (int64_t i = 0; i < Dh; ++i) out[i] += p * vj[i];
+  }
+}
 
 }  // namespace
 
@@ -120,28 +145,8 @@ void forward_reference(const LoadedModel& model, RefKvCache& cache, std::span<co
     for (int64_t t = 0; t < n; ++t) {
       const int64_t pos = p0 + t;  // attends to positions 0..pos (causal)
       for (int64_t h = 0; h < H; ++h) {
-        const float* qh = &q[t * Q + h * Dh];
         const int64_t g = h / group;  // the KV head this query head shares
-        float max_s = -INFINITY;
-        for (int64_t j = 0; j <= pos; ++j) {
-          const float* kj = kc + j * KV + g * Dh;
-          float s = 0.0f;
-          for (int64_t i = 0; i < Dh; ++i) s += qh[i] * kj[i];
-          scores[static_cast<size_t>(j)] = s * scale;
-          max_s = std::max(max_s, scores[static_cast<size_t>(j)]);
-        }
-        float sum = 0.0f;
-        for (int64_t j = 0; j <= pos; ++j) {
-          scores[static_cast<size_t>(j)] = std::exp(scores[static_cast<size_t>(j)] - max_s);
-          sum += scores[static_cast<size_t>(j)];
-        }
-        float* out = &att[t * Q + h * Dh];
-        std::fill_n(out, Dh, 0.0f);
-        for (int64_t j = 0; j <= pos; ++j) {
-          const float p = scores[static_cast<size_t>(j)] / sum;
-          const float* vj = vc + j * KV + g * Dh;
-          for (int64_t i = 0; i < Dh; ++i) out[i] += p * vj[i];
-        }
+        attend_head(&q[t * Q + h * Dh], kc + g * Dh, vc + g * Dh, KV, Dh, pos, scale, scores.data(), &att[t * Q + h * Dh]);
       }
     }
     matmul(lw.wo, att.data(), n, proj.data());
@@ -162,4 +167,4 @@ void forward_reference(const LoadedModel& model, RefKvCache& cache, std::span<co
   matmul(w.output, xn.data(), n - first, logits);
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -8,7 +8,7 @@
 
 #include "engine/runtime/weights.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 // fp32 keys and values of every position seen so far, per layer.
 struct RefKvCache {
@@ -27,4 +27,4 @@ struct RefKvCache {
 void forward_reference(const LoadedModel& model, RefKvCache& cache, std::span<const int32_t> tokens,
                        float* logits, bool all_logits);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -6,7 +6,7 @@
 
 #include "engine/format/model_config.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 class KvCache {
  public:
@@ -35,4 +35,4 @@ class KvCache {
   std::vector<uint16_t> v_;  // [L, capacity, Hkv·Dh]
 };
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -13,6 +13,8 @@
 #include "tokenizer/chat_template.hpp"
 
 namespace qwenedge {
+
+using namespace detail;  // the engine's internals
 namespace {
 
 

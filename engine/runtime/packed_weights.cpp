@@ -18,7 +18,7 @@
 #include "kernels/kernels.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 WeightBuffer::WeightBuffer(size_t bytes) : size_(bytes) {
   if (bytes == 0) return;
@@ -217,4 +217,4 @@ void prepare_weights(LoadedModel& m, const kernels::KernelTable& k, int threads,
   if (error) std::rethrow_exception(error);
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

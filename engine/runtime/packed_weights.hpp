@@ -12,12 +12,13 @@
 #include <cstdint>
 #include <functional>
 
-namespace qwenedge {
-
-struct LoadedModel;
-namespace kernels {
+namespace qwenedge::kernels {
 struct KernelTable;
 }
+
+namespace qwenedge::detail {
+
+struct LoadedModel;
 
 // Anonymous memory holding the packed matrices. Move-only; unmapped with the object.
 class WeightBuffer {
@@ -60,4 +61,4 @@ void populate_weights(const LoadedModel& m);
 void prepare_weights(LoadedModel& m, const kernels::KernelTable& k, int threads, bool populate,
                      const std::function<void()>& meanwhile);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -7,7 +7,7 @@
 
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 void require(bool ok, const std::string& what) {
@@ -117,4 +117,4 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   return candidates_[keep - 1].second;
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 struct SamplingParams {
   float temperature = 1.0f;  // 0 = greedy (argmax)
@@ -38,4 +38,4 @@ class Sampler {
   std::vector<std::pair<float, int32_t>> candidates_;
 };
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -26,7 +26,7 @@ tokenizer::ChatPrompt render(const std::vector<Message>& messages, bool add_gene
 
 tokenizer::Vocab read_any_vocab(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(ErrorCode::kIo, path + ": no such file");
-  if (std::filesystem::path(path).extension() == ".gguf") return read_vocab(gguf::File::open(path));
+  if (std::filesystem::path(path).extension() == ".gguf") return detail::read_vocab(gguf::File::open(path));
   const std::filesystem::path config = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
   return tokenizer::load_vocab_from_hf(path, std::filesystem::exists(config) ? config.string() : std::string());
 }

@@ -5,7 +5,7 @@
 #include "kernels/kernels.hpp"
 #include "qwenedge/error.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 namespace {
 
 std::string shape_str(const std::vector<uint64_t>& ne) {
@@ -118,4 +118,4 @@ LoadedModel load_model(const std::string& path) {
   return m;
 }
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

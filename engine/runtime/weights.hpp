@@ -12,7 +12,7 @@
 #include "kernels/matmul.hpp"
 #include "tokenizer/vocab.hpp"
 
-namespace qwenedge {
+namespace qwenedge::detail {
 
 // A row-major matrix stored in a GGUF tensor type; row r starts at data + r * row_bytes.
 // `packed`: the same matrix in the kernels' interleaved layout (kernels/pack.hpp), when packed
@@ -73,4 +73,4 @@ struct LoadedModel {
 // its shape checked against the config. Throws qwenedge::Error naming the file, tensor and value.
 LoadedModel load_model(const std::string& path);
 
-}  // namespace qwenedge
+}  // namespace qwenedge::detail

@@ -13,6 +13,8 @@
 
 namespace qwenedge::test {
 
+using namespace qwenedge::detail;
+
 // [T, V]: every position's logits, the scalar reference in one prefill.
 inline std::vector<float> reference_logits(const LoadedModel& m, const std::vector<int32_t>& ids) {
   RefKvCache cache(m.config, static_cast<int64_t>(ids.size()));

@@ -6,6 +6,7 @@
 #include "test_util.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 
 namespace {
 

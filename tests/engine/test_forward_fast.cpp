@@ -11,6 +11,7 @@
 #include "test_util.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 
 namespace {
 

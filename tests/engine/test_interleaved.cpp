@@ -12,6 +12,7 @@
 #include "test_util.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 
 namespace {
 

@@ -19,6 +19,7 @@
 #include "test_util.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 
 namespace {
 
@@ -118,10 +119,13 @@ TEST_CASE("Batched step logits equal the recorded goldens bit for bit", "[forwar
       // The weights as Model::load leaves them for these kernels (packed, unpacked or in place).
       LoadedModel m = load_model(test::fixture(name));
       pack_weights(m, kernels::kernels_for(isa), 2);
-      const uint64_t h1 = scenario_hash(m, kernels::kernels_for(isa), 1);
-      const uint64_t h3 = scenario_hash(m, kernels::kernels_for(isa), 3);
+      const uint64_t h1 = scenario_hash(m, kernels::kernels_for(isa), 2);
       INFO(name << " on " << isa_name);
-      CHECK(h1 == h3);  // the thread count never changes a bit
+      // The thread count never changes a bit: checked on one integer and one float type (every
+      // type and ISA again by the public-API case below, on 3 threads).
+      if (std::string(name) == "kjv.q8_0.gguf" || std::string(name) == "kjv.f32.gguf") {
+        CHECK(h1 == scenario_hash(m, kernels::kernels_for(isa), 1));
+      }
       if (record) {
         goldens[name][isa_name] = hex(h1);
       } else if (goldens[name].contains(isa_name)) {

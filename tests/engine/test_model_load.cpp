@@ -11,6 +11,7 @@
 #include "qwenedge/error.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 
 namespace {
 

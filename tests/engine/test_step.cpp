@@ -177,7 +177,7 @@ TEST_CASE("Generation: a prompt fed in chunks gives the answer fed whole", "[ste
   CHECK(chunked.result().timings.prompt_tokens == n_prompt);
 }
 
-TEST_CASE("Generation: the next turn reuses the sequence's prefix; cancel ends it", "[step]") {
+TEST_CASE("Generation: the next turn reuses the sequence's prefix, and cancel ends it", "[step]") {
   Engine engine(tiny());
   Sequence seq(tiny());
   std::vector<Message> chat = {{"user", "Hi", {}}};

@@ -6,6 +6,8 @@
 
 #include "engine/runtime/thread_pool.hpp"
 
+using namespace qwenedge::detail;
+
 using qwenedge::detail::ThreadPool;
 
 TEST_CASE("Thread pool: steps of varying width with barriers", "[thread-pool]") {

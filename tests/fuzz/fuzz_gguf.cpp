@@ -8,6 +8,7 @@
 #include "engine/format/gguf.hpp"
 #include "qwenedge/error.hpp"
 
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A private copy, so reads past `size` are caught by AddressSanitizer.
   std::vector<uint8_t> bytes(data, data + size);

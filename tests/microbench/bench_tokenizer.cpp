@@ -123,7 +123,7 @@ void encode(benchmark::State& state, const std::string& text) {
 
 // The same work without the piece cache: NFC, pre-tokenizer and the merge loop on every piece.
 void encode_uncached(benchmark::State& state, const std::string& text) {
-  const detail::Bpe& bpe = tokenizer().impl().bpe();
+  const qwenedge::tokenizer::detail::Bpe& bpe = tokenizer().impl().bpe();
   std::vector<std::string_view> pieces;
   std::vector<int32_t> ids;
   for (auto _ : state) {
@@ -179,7 +179,7 @@ fs::path tokenizer_gguf() {
     const fs::path p = fs::temp_directory_path() / "qwenedge-bench-tokenizer.gguf";
     gguf::Writer w(p.string());
     w.set_string("general.architecture", "qwen2");
-    write_vocab(w, vocab());
+    qwenedge::detail::write_vocab(w, vocab());
     w.finish();
     return p;
   }();
@@ -191,7 +191,7 @@ void BM_LoadFromGguf(benchmark::State& state) {
   const std::string path = tokenizer_gguf().string();
   for (auto _ : state) {
     const gguf::File f = gguf::File::open(path);
-    Tokenizer t(read_vocab(f));
+    Tokenizer t(qwenedge::detail::read_vocab(f));
     benchmark::DoNotOptimize(&t);
   }
 }
@@ -200,7 +200,7 @@ void BM_GgufOpenReadVocab(benchmark::State& state) {
   const std::string path = tokenizer_gguf().string();
   for (auto _ : state) {
     const gguf::File f = gguf::File::open(path);
-    Vocab v = read_vocab(f);
+    Vocab v = qwenedge::detail::read_vocab(f);
     benchmark::DoNotOptimize(v.tokens.data());
   }
 }

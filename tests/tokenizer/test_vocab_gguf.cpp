@@ -9,6 +9,7 @@
 #include "tokenizer_test_util.hpp"
 
 using namespace qwenedge;
+using namespace qwenedge::detail;
 using namespace qwenedge::tokenizer;
 
 namespace {
