@@ -161,8 +161,9 @@ std::span<const int32_t> GenerationState::feed() const {
 
 StepInput GenerationState::input(int64_t max_tokens) {
   const std::span<const int32_t> rest = feed();
-  const auto n = static_cast<size_t>(std::clamp<int64_t>(max_tokens, 1, static_cast<int64_t>(rest.size())));
-  return {&seq_, rest.first(std::min(n, rest.size())), n >= rest.size() ? Logits::kLast : Logits::kNone};
+  // Empty once done (no tokens, nothing to run); otherwise at least one token.
+  const size_t n = std::min(static_cast<size_t>(std::max<int64_t>(max_tokens, 1)), rest.size());
+  return {&seq_, rest.first(n), n == rest.size() ? Logits::kLast : Logits::kNone};
 }
 
 std::string GenerationState::advance() {

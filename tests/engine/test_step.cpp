@@ -195,6 +195,7 @@ TEST_CASE("Generation: the next turn reuses the sequence's prefix, and cancel en
   second.cancel();
   CHECK(second.done());
   CHECK(second.feed().empty());
+  CHECK(second.input().tokens.empty());
   CHECK(second.result().finish == FinishReason::kCancelled);
 }
 
