@@ -21,6 +21,7 @@ class Writer {
     p_.text += s;
     return *this;
   }
+  size_t specials() const { return p_.specials.size(); }
   Writer& special(std::string_view s) {
     p_.specials.push_back({p_.text.size(), s.size()});
     p_.text += s;
@@ -63,13 +64,20 @@ ChatPrompt render_chat(std::span<const ChatMessage> messages, const ChatOptions&
     w.special(kImStart).text("system\n").text(system).special(kImEnd).text("\n");
   }
 
+  prompt.blocks.reserve(messages.size());
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatMessage& m = messages[i];
     const bool is_assistant = m.role == "assistant";
+    // Where this message's block begins, if it begins one: its <|im_start|> is the next special.
+    size_t block = ChatPrompt::kNoBlock;
     // (role == "user") or (role == "system" and not loop.first) or (role == "assistant" and not tool_calls)
     if (m.role == "user" || (m.role == "system" && i != 0) || (is_assistant && m.tool_calls.empty())) {
+      block = w.specials();
       w.special(kImStart).text(m.role).text("\n").text(m.content).special(kImEnd).text("\n");
+    } else if (m.role == "system") {
+      block = 0;  // the header rendered it
     } else if (is_assistant) {
+      block = w.specials();
       w.special(kImStart).text(m.role);
       if (!m.content.empty()) w.text("\n").text(m.content);
       for (const ToolCall& call : m.tool_calls) {
@@ -79,17 +87,22 @@ ChatPrompt render_chat(std::span<const ChatMessage> messages, const ChatOptions&
       w.special(kImEnd).text("\n");
     } else if (m.role == "tool") {
       // (loop.index0 == 0) or (messages[loop.index0 - 1].role != "tool")
-      if (i == 0 || messages[i - 1].role != "tool") w.special(kImStart).text("user");
+      if (i == 0 || messages[i - 1].role != "tool") {
+        block = w.specials();
+        w.special(kImStart).text("user");
+      }
       w.text("\n<tool_response>\n").text(m.content).text("\n</tool_response>");
       // loop.last or (messages[loop.index0 + 1].role != "tool")
       if (i + 1 == messages.size() || messages[i + 1].role != "tool") w.special(kImEnd).text("\n");
     }
+    prompt.blocks.push_back(block);
   }
   if (options.add_generation_prompt) w.special(kImStart).text("assistant\n");
   return prompt;
 }
 
-std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ChatPrompt& prompt) {
+std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ChatPrompt& prompt, std::vector<size_t>* special_ids_at) {
+  if (special_ids_at) special_ids_at->clear();
   std::vector<int32_t> ids;
   ids.reserve(prompt.text.size() / 3 + 8);
   const std::string_view text = prompt.text;
@@ -102,6 +115,7 @@ std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ChatPrompt& p
     const std::string_view name = text.substr(s.offset, s.length);
     const int32_t id = tokenizer.token_id(name);
     if (id < 0) throw Error(ErrorCode::kBadModelFile, "tokenizer vocab: no token '" + std::string(name) + "' for the chat template");
+    if (special_ids_at) special_ids_at->push_back(ids.size());
     ids.push_back(id);
     pos = s.offset + s.length;
   }

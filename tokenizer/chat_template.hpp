@@ -61,8 +61,14 @@ struct ChatPrompt {
     size_t offset;
     size_t length;
   };
+  static constexpr size_t kNoBlock = SIZE_MAX;
   std::string text;
   std::vector<Span> specials;
+  // For each message, the index in `specials` of the <|im_start|> that begins its block (a
+  // leading system message's is the system header's, 0), or kNoBlock for a tool result that
+  // continues a run (it is inside the block of the run's first). A user block depends on nothing
+  // around it, so a prompt with the turns before one dropped is the whole one cut at block starts.
+  std::vector<size_t> blocks;
 };
 
 // Throws qwenedge::Error(kInvalidArgument) when messages is empty, a tool definition is not
@@ -73,7 +79,10 @@ ChatPrompt render_chat(std::span<const ChatMessage> messages, const ChatOptions&
 // else, message contents included, is encoded with parse_special off, so a user cannot end a
 // turn by typing "<|im_end|>". For contents free of special-token text the ids equal those of
 // Hugging Face's tokenizer on the rendered text. Throws kBadModelFile when the vocab lacks a
-// special token the template uses.
-std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ChatPrompt& prompt);
+// special token the template uses. When `special_ids_at` is not null it receives, for each of
+// prompt.specials, the index in the ids of its token (each text between specials is encoded on
+// its own, so these are where the ids can be cut and joined without re-encoding).
+std::vector<int32_t> encode_chat(const Tokenizer& tokenizer, const ChatPrompt& prompt,
+                                 std::vector<size_t>* special_ids_at = nullptr);
 
 }  // namespace qwenedge::tokenizer

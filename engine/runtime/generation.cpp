@@ -18,6 +18,16 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 const char* const kRoles[] = {"system", "user", "assistant", "tool"};
 
+// v[0, head) ++ v[tail, end).
+template <class T>
+std::vector<T> joined(const std::vector<T>& v, size_t head, size_t tail) {
+  std::vector<T> out;
+  out.reserve(head + v.size() - tail);
+  out.insert(out.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+  out.insert(out.end(), v.begin() + static_cast<std::ptrdiff_t>(tail), v.end());
+  return out;
+}
+
 }  // namespace
 
 }  // namespace detail
@@ -61,19 +71,45 @@ void check_messages(const std::vector<Message>& messages) {
   }
 }
 
+std::shared_ptr<PromptState> PromptState::make_chat(std::shared_ptr<const ModelImpl> model, std::vector<tokenizer::ChatMessage> chat,
+                                                    tokenizer::ChatOptions options) {
+  auto s = std::make_shared<PromptState>();
+  s->model = std::move(model);
+  s->chat = std::move(chat);
+  s->options = std::move(options);
+  const tokenizer::ChatPrompt rendered = tokenizer::render_chat(s->chat, s->options);
+  std::vector<size_t> special_at;
+  s->ids = tokenizer::encode_chat(s->model->tokenizer, rendered, &special_at);
+  s->starts.reserve(rendered.blocks.size());
+  for (const size_t b : rendered.blocks) {
+    s->starts.push_back(b == tokenizer::ChatPrompt::kNoBlock ? -1 : static_cast<int64_t>(special_at[b]));
+  }
+  return s;
+}
+
 std::vector<int32_t> PromptState::fit(int64_t budget, bool truncate, int64_t& dropped,
-                                      std::vector<tokenizer::ChatMessage>* kept_chat) const {
+                                      std::vector<tokenizer::ChatMessage>* kept_chat, std::vector<int64_t>* kept_starts) const {
   const auto full = static_cast<int64_t>(ids.size());
   if (full <= budget) {
     dropped = 0;
     if (kept_chat) *kept_chat = chat;
+    if (kept_starts) *kept_starts = starts;
     return ids;
   }
   std::vector<int32_t> kept;
   if (model) {
-    std::vector<tokenizer::ChatMessage> messages = chat;
-    kept = fit_chat(budget, truncate, messages);
-    if (kept_chat) *kept_chat = std::move(messages);
+    const size_t first = !chat.empty() && chat[0].role == "system" ? 1 : 0;
+    const size_t from = first_kept(budget, first);
+    kept = cut(budget, truncate, first, from);
+    if (kept_chat) *kept_chat = joined(chat, first, from);
+    if (kept_starts) {
+      *kept_starts = joined(starts, first, from);
+      // The kept blocks moved back by what was dropped.
+      const int64_t shift = from == first ? 0 : starts[from] - starts[first];
+      for (size_t i = first; i < kept_starts->size(); ++i) {
+        if ((*kept_starts)[i] >= 0) (*kept_starts)[i] -= shift;
+      }
+    }
   } else {
     // Plain text has no turns: keep its most recent tokens.
     kept.assign(ids.end() - std::max<int64_t>(1, budget), ids.end());
@@ -82,28 +118,31 @@ std::vector<int32_t> PromptState::fit(int64_t budget, bool truncate, int64_t& dr
   return kept;
 }
 
-std::vector<int32_t> PromptState::fit_chat(int64_t budget, bool truncate, std::vector<tokenizer::ChatMessage>& kept) const {
-  const tokenizer::Tokenizer& tok = model->tokenizer;
-  std::vector<int32_t> out = ids;
-  const size_t first = !kept.empty() && kept[0].role == "system" ? 1 : 0;
-  while (static_cast<int64_t>(out.size()) > budget) {
-    size_t next_user = first + 1;
-    while (next_user < kept.size() && kept[next_user].role != "user") ++next_user;
-    if (next_user < kept.size()) {
-      kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(first), kept.begin() + static_cast<std::ptrdiff_t>(next_user));
-      out = tokenizer::encode_chat(tok, tokenizer::render_chat(kept, options));
-      continue;
-    }
-    // Only the system prompt and the last turn are left.
-    const auto head = static_cast<int64_t>(
-        first ? tokenizer::encode_chat(tok, tokenizer::render_chat(std::span(kept.data(), 1), {.add_generation_prompt = false})).size() : 0);
-    if (!truncate || budget - head < 16) {
-      throw Error(ErrorCode::kInvalidArgument, "the last message needs " + std::to_string(out.size()) +
-                                                   " tokens, more than the " + std::to_string(budget) +
-                                                   " the context leaves for it");
-    }
-    out.erase(out.begin() + head, out.end() - (budget - head));
+size_t PromptState::first_kept(int64_t budget, size_t first) const {
+  // Turns go oldest first, each up to the next user message; the kept tokens shrink with each.
+  const auto full = static_cast<int64_t>(ids.size());
+  size_t from = first;
+  for (size_t k = first + 1; k < chat.size(); ++k) {
+    if (chat[k].role != "user") continue;
+    from = k;
+    if (starts[first] + (full - starts[k]) <= budget) break;
   }
+  return from;
+}
+
+std::vector<int32_t> PromptState::cut(int64_t budget, bool truncate, size_t first, size_t from) const {
+  std::vector<int32_t> out =
+      from == first ? ids : joined(ids, static_cast<size_t>(starts[first]), static_cast<size_t>(starts[from]));
+  if (static_cast<int64_t>(out.size()) <= budget) return out;
+  // Only the system prompt and the last turn are left: the middle of the last turn goes, and
+  // the head (the system block with its tools, or the default one) stays whole.
+  const int64_t head = first < starts.size() ? std::max<int64_t>(0, starts[first]) : 0;
+  if (!truncate || budget - head < 16) {
+    throw Error(ErrorCode::kInvalidArgument, "the last message needs " + std::to_string(out.size()) +
+                                                 " tokens, more than the " + std::to_string(budget) +
+                                                 " the context leaves for it");
+  }
+  out.erase(out.begin() + head, out.end() - (budget - head));
   return out;
 }
 
@@ -242,16 +281,15 @@ void GenerationState::cancel() {
 
 Prompt Prompt::chat(const Model& model, const std::vector<Message>& messages, const std::vector<std::string>& tools) {
   detail::check_messages(messages);
-  auto s = std::make_shared<detail::PromptState>();
-  s->model = detail::ModelAccess::shared(model);
+  std::vector<tokenizer::ChatMessage> chat;
+  chat.reserve(messages.size());
   for (const Message& msg : messages) {
     tokenizer::ChatMessage c{msg.role, msg.content, {}};
     for (const ToolCall& t : msg.tool_calls) c.tool_calls.push_back({t.name, t.arguments});
-    s->chat.push_back(std::move(c));
+    chat.push_back(std::move(c));
   }
-  s->options = tokenizer::ChatOptions{.add_generation_prompt = true, .tools = tools};
-  s->ids = tokenizer::encode_chat(s->model->tokenizer, tokenizer::render_chat(s->chat, s->options));
-  return Prompt(std::move(s));
+  return Prompt(detail::PromptState::make_chat(detail::ModelAccess::shared(model), std::move(chat),
+                                               tokenizer::ChatOptions{.add_generation_prompt = true, .tools = tools}));
 }
 
 Prompt Prompt::text(const Model& model, std::string_view text) {
@@ -274,7 +312,7 @@ Prompt Prompt::fitted(int64_t budget, int64_t& dropped) const {
   auto s = std::make_shared<detail::PromptState>();
   s->model = s_->model;
   s->options = s_->options;
-  s->ids = s_->fit(budget, false, dropped, s_->model ? &s->chat : nullptr);
+  s->ids = s_->fit(budget, false, dropped, s_->model ? &s->chat : nullptr, s_->model ? &s->starts : nullptr);
   return Prompt(std::move(s));
 }
 

@@ -35,13 +35,29 @@ struct PromptState {
   std::shared_ptr<const ModelImpl> model;
   std::vector<tokenizer::ChatMessage> chat;
   tokenizer::ChatOptions options;
+  // For each message of `chat`, the index in `ids` of the <|im_start|> that begins its block, -1
+  // for a tool result continuing a run. Dropping chat[first, k) before a user message k leaves
+  // ids[0, starts[first]) ++ ids[starts[k], end): what rendering the rest would give, without
+  // rendering it (see tokenizer::ChatPrompt::blocks), so fitting is linear in the prompt.
+  std::vector<int64_t> starts;
 
-  // The kept tokens; `kept_chat` (when not null) receives the messages they render.
+  // A chat's state: `chat` rendered with `options` and tokenized.
+  static std::shared_ptr<PromptState> make_chat(std::shared_ptr<const ModelImpl> model, std::vector<tokenizer::ChatMessage> chat,
+                                                tokenizer::ChatOptions options);
+
+  // The kept tokens; `kept_chat` (when not null) receives the messages they render and
+  // `kept_starts` their block starts (both as a fitted prompt's state needs them; after a cut
+  // into the last turn, the messages are whole and the starts are of the uncut tokens).
   std::vector<int32_t> fit(int64_t budget, bool truncate, int64_t& dropped,
-                           std::vector<tokenizer::ChatMessage>* kept_chat = nullptr) const;
+                           std::vector<tokenizer::ChatMessage>* kept_chat = nullptr,
+                           std::vector<int64_t>* kept_starts = nullptr) const;
 
  private:
-  std::vector<int32_t> fit_chat(int64_t budget, bool truncate, std::vector<tokenizer::ChatMessage>& kept) const;
+  // The first message kept after the system prompt: the earliest user message (after
+  // chat[first]) whose cut fits, else the last one; `first` when nothing can be dropped.
+  size_t first_kept(int64_t budget, size_t first) const;
+  // The tokens with chat[first, from) dropped, and cut into the last turn when they still do not fit.
+  std::vector<int32_t> cut(int64_t budget, bool truncate, size_t first, size_t from) const;
 };
 
 // Holds back the end of the text that could still become a stop string, and finds stop strings.
