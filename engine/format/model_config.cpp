@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,24 @@ void check_range(const std::string& source, const char* name, int64_t v, int64_t
   if (v < lo || v > hi) {
     bad(source, std::string(name) + " = " + std::to_string(v) + " is out of range [" + std::to_string(lo) +
                     ", " + std::to_string(hi) + "]");
+  }
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+std::string number(int64_t v) { return std::to_string(v); }
+
+// Keeps `read` in `field` when valid; otherwise leaves the fallback there and says so.
+template <class Read, class Field>
+void take_valid(Field& field, Read read, bool valid, const char* key, const char* expected, std::vector<std::string>& warnings) {
+  if (valid) {
+    field = static_cast<Field>(read);
+  } else {
+    warnings.push_back(std::string(key) + " = " + number(read) + " is invalid (expected " + expected + "): using " +
+                       number(static_cast<Read>(field)));
   }
 }
 
@@ -107,12 +126,26 @@ void write_config(gguf::Writer& w, const ModelConfig& c) {
 }
 
 GenerationDefaults read_generation_defaults(const gguf::File& f) {
+  // The ranges are those of the sampler's validate() (engine/runtime/sampler.cpp), which this
+  // layer cannot include; tests/engine/test_model_load.cpp holds the two together. Without this
+  // a file with one bad default loads, and then every request that relies on it fails.
   GenerationDefaults g;
-  if (f.find("qwenedge.generation.temperature")) g.temperature = f.get_f32("qwenedge.generation.temperature");
-  if (f.find("qwenedge.generation.top_p")) g.top_p = f.get_f32("qwenedge.generation.top_p");
-  if (f.find("qwenedge.generation.top_k")) g.top_k = static_cast<int32_t>(f.get_i64("qwenedge.generation.top_k"));
-  if (f.find("qwenedge.generation.repetition_penalty")) {
-    g.repetition_penalty = f.get_f32("qwenedge.generation.repetition_penalty");
+  std::vector<std::string>& w = g.warnings;
+  if (const char* k = "qwenedge.generation.temperature"; f.find(k)) {
+    const double t = f.get_f32(k);
+    take_valid(g.temperature, t, std::isfinite(t) && t >= 0 && t <= 100, k, "0 <= temperature <= 100", w);
+  }
+  if (const char* k = "qwenedge.generation.top_p"; f.find(k)) {
+    const double p = f.get_f32(k);
+    take_valid(g.top_p, p, std::isfinite(p) && p > 0 && p <= 1, k, "0 < top_p <= 1", w);
+  }
+  if (const char* k = "qwenedge.generation.top_k"; f.find(k)) {
+    const int64_t top_k = f.get_i64(k);
+    take_valid(g.top_k, top_k, top_k >= 0 && top_k <= INT32_MAX, k, "0 <= top_k <= 2147483647; 0 = off", w);
+  }
+  if (const char* k = "qwenedge.generation.repetition_penalty"; f.find(k)) {
+    const double r = f.get_f32(k);
+    take_valid(g.repetition_penalty, r, std::isfinite(r) && r > 0 && r <= 10, k, "0 < repetition_penalty <= 10", w);
   }
   if (f.find("qwenedge.generation.eos_token_ids")) {
     for (int64_t id : f.get_int_array("qwenedge.generation.eos_token_ids")) g.eos_ids.push_back(static_cast<int32_t>(id));

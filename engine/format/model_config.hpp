@@ -36,6 +36,8 @@ struct GenerationDefaults {
   int32_t top_k = 0;  // 0 = off
   float repetition_penalty = 1.0f;
   std::vector<int32_t> eos_ids;  // every id that ends a turn
+  // read_generation_defaults: each value the sampler would refuse, replaced by its default above.
+  std::vector<std::string> warnings;
 };
 
 // Checks every value is in range and the shapes agree (H % Hkv, even Dh, ...). `source` names
@@ -47,6 +49,8 @@ void validate_config(const ModelConfig& c, const std::string& source);
 ModelConfig read_config(const gguf::File& file);
 void write_config(gguf::Writer& writer, const ModelConfig& c);
 
+// A sampling default out of the sampler's range (NaN temperature, top_p 0, ...) is replaced by
+// the value used when its key is absent, with a warning: the file still loads and serves.
 GenerationDefaults read_generation_defaults(const gguf::File& file);
 void write_generation_defaults(gguf::Writer& writer, const GenerationDefaults& g);
 

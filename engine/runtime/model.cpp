@@ -89,6 +89,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   }
   info.eos_ids = loaded.generation.eos_ids;
   info.isa = std::string(kernels::isa_name(kernels->isa));
+  info.warnings = loaded.generation.warnings;
 
   auto impl = std::make_shared<detail::ModelImpl>(std::move(loaded), detail::TokenizerAccess::make(std::move(tok)), resolved,
                                                   std::move(info));

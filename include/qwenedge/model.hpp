@@ -42,6 +42,10 @@ struct ModelInfo {
   uint64_t decode_bytes = 0;     // weight bytes one decode step reads: every layer matrix and the head
   std::vector<int32_t> eos_ids;  // every id that ends a turn
   std::string isa;               // the kernel path in use: "avx2", "avx512", "neon", "scalar", ...
+  // Messages about a model file the engine worked around, e.g. "qwenedge.generation.top_p = 0
+  // is invalid (expected 0 < top_p <= 1): using 1" (an invalid sampling default replaced by the
+  // value used when the key is absent). Empty for a sound file; tools show them at load.
+  std::vector<std::string> warnings;
 };
 
 // A tool call of an assistant message (OpenAI style: a function name and JSON arguments).

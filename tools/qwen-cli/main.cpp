@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
 
   try {
     const qwenedge::Model model = qwenedge::Model::load(o.model, {.threads = o.threads, .context = o.context});
+    for (const std::string& w : model.info().warnings) std::fprintf(stderr, "qwen-cli: warning: %s\n", w.c_str());
     qwenedge::Session session(model);
     if (!o.has_prompt) return interactive(session, o);
 
