@@ -331,6 +331,200 @@ static void test_tokenizer_only(const qwen_model* model) {
   qwen_tokenizer_free(tok);
 }
 
+/* ---- Hostile JSON: tool definitions and tool-call arguments from outside ---------------------
+ * JSON nested past the library's limit (128 levels) must be refused with a message saying so,
+ * not recursed into; tool definitions that are not JSON (bad UTF-8, cut by a NUL byte, a number
+ * past a double's range) are refused naming the tool; call arguments that are not JSON are
+ * rendered as a JSON string, as the template does, never refused. */
+
+/* depth copies of open, then inner, then depth copies of close (close may be ""). */
+static char* nested(size_t depth, const char* open, const char* inner, const char* close) {
+  const size_t lo = strlen(open), li = strlen(inner), lc = strlen(close);
+  char* out = (char*)malloc(depth * (lo + lc) + li + 1);
+  char* p = out;
+  size_t i;
+  if (!out) return NULL;
+  for (i = 0; i < depth; ++i, p += lo) memcpy(p, open, lo);
+  memcpy(p, inner, li);
+  p += li;
+  for (i = 0; i < depth; ++i, p += lc) memcpy(p, close, lc);
+  *p = '\0';
+  return out;
+}
+
+/* A tool definition whose parameters are `parameters` (JSON text). */
+static char* tool_with(const char* parameters) {
+  const char* head = "{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": ";
+  char* out = (char*)malloc(strlen(head) + strlen(parameters) + 3);
+  if (!out) return NULL;
+  strcpy(out, head);
+  strcat(out, parameters);
+  strcat(out, "}}");
+  return out;
+}
+
+typedef struct Hostile {
+  qwen_model* model;
+  qwen_tokenizer* tok;
+  qwen_session* session;
+  qwen_sequence* seq;
+} Hostile;
+
+/* qwen_chat and qwen_generation_create_chat with one user message and `tool` as the one tool:
+ * both return `expected`, and a failure's message holds `says` (and `says2` when not NULL). */
+static void check_tool(const Hostile* h, const char* label, const char* tool, qwen_status expected, const char* says,
+                       const char* says2) {
+  qwen_message msg = {"user", "What is the weather?", NULL, 0};
+  qwen_generate_params gp = greedy_params(1);
+  qwen_generation* gen = NULL;
+  qwen_result r;
+  const char* tools[1];
+  qwen_status s;
+  int round;
+  tools[0] = tool;
+  gp.tools = tools;
+  gp.n_tools = 1;
+  for (round = 0; round < 2; ++round) {
+    s = round == 0 ? qwen_chat(h->session, &msg, 1, &gp, NULL, NULL, &r) : qwen_generation_create_chat(h->seq, &msg, 1, &gp, &gen);
+    ++g_checks;
+    if (s != expected || (s != QWEN_OK && (!strstr(qwen_last_error(), says) || (says2 && !strstr(qwen_last_error(), says2))))) {
+      ++g_failures;
+      fprintf(stderr, "hostile tool %s (%s): %s, \"%.300s\"; expected %s with \"%s\"\n", label,
+              round == 0 ? "qwen_chat" : "qwen_generation_create_chat", qwen_status_name(s), qwen_last_error(),
+              qwen_status_name(expected), says);
+    }
+    if (round == 0 && s == QWEN_OK) qwen_result_free(&r);
+    if (round == 1) CHECK((s == QWEN_OK) == (gen != NULL));
+    qwen_generation_free(gen);
+    gen = NULL;
+  }
+  CHECK_STATUS(qwen_session_reset(h->session), QWEN_OK);
+}
+
+/* The assistant's call with `arguments`, through the render functions and (when `generate`) the
+ * chat and generation functions: each returns `expected`, a failure's message holds `says`; an
+ * accepted prompt holds `says` (when not NULL). */
+static void check_arguments(const Hostile* h, const char* label, const char* arguments, int generate,
+                            qwen_status expected, const char* says) {
+  qwen_tool_call call = {"get_weather", NULL};
+  qwen_message msgs[2] = {{"user", "What is the weather?", NULL, 0}, {"assistant", "", NULL, 1}};
+  qwen_generate_params gp = greedy_params(1);
+  qwen_generation* gen = NULL;
+  qwen_result r;
+  char* text = NULL;
+  qwen_status s;
+  int round;
+  call.arguments = arguments;
+  msgs[1].tool_calls = &call;
+  for (round = 0; round < (generate ? 4 : 2); ++round) {
+    const char* fn[4] = {"qwen_render_chat", "qwen_tokenizer_render_chat", "qwen_chat", "qwen_generation_create_chat"};
+    const char* found = NULL;
+    switch (round) {
+      case 0: s = qwen_render_chat(h->model, msgs, 2, 1, &text); break;
+      case 1: s = qwen_tokenizer_render_chat(h->tok, msgs, 2, 1, &text); break;
+      case 2: s = qwen_chat(h->session, msgs, 2, &gp, NULL, NULL, &r); break;
+      default: s = qwen_generation_create_chat(h->seq, msgs, 2, &gp, &gen); break;
+    }
+    if (!says) found = "";
+    else if (s != QWEN_OK) found = strstr(qwen_last_error(), says);
+    else if (text) found = strstr(text, says);
+    else found = "";
+    ++g_checks;
+    if (s != expected || !found) {
+      ++g_failures;
+      fprintf(stderr, "hostile arguments %s (%s): %s, \"%.300s\"; expected %s with \"%s\"\n", label, fn[round],
+              qwen_status_name(s), qwen_last_error(), qwen_status_name(expected), says ? says : "");
+    }
+    if (round < 2) CHECK((s == QWEN_OK) == (text != NULL));
+    if (round == 2 && s == QWEN_OK) qwen_result_free(&r);
+    qwen_string_free(text);
+    qwen_generation_free(gen);
+    text = NULL;
+    gen = NULL;
+  }
+  CHECK_STATUS(qwen_session_reset(h->session), QWEN_OK);
+}
+
+static void test_hostile_json(const qwen_model* model) {
+  static const size_t depths[2] = {10000, 100000};
+  qwen_session_params sp = qwen_session_default_params();
+  Hostile h;
+  char* deep;
+  char* tool;
+  size_t k;
+  memset(&h, 0, sizeof h);
+  h.model = (qwen_model*)model;
+  sp.context = 2048; /* room for the tools' system prompt */
+  CHECK_STATUS(qwen_tokenizer_load(g_model_path, &h.tok), QWEN_OK);
+  CHECK_STATUS(qwen_session_create(model, &sp, &h.session), QWEN_OK);
+  CHECK_STATUS(qwen_sequence_create(model, sp.context, &h.seq), QWEN_OK);
+  if (!h.tok || !h.session || !h.seq) return;
+
+  for (k = 0; k < 2; ++k) {
+    /* Nested arrays, and nested objects, as a tool's parameters and as a call's arguments. */
+    deep = nested(depths[k], "[", "1", "]");
+    tool = tool_with(deep);
+    check_tool(&h, "nested arrays", tool, QWEN_ERR_INVALID_ARGUMENT, "tools[0]", "128 levels deep");
+    check_arguments(&h, "nested arrays", deep, 1, QWEN_ERR_INVALID_ARGUMENT, "128 levels deep");
+    free(tool);
+    free(deep);
+    deep = nested(depths[k], "{\"a\": ", "{}", "}");
+    tool = tool_with(deep);
+    check_tool(&h, "nested objects", tool, QWEN_ERR_INVALID_ARGUMENT, "tools[0]", "128 levels deep");
+    check_arguments(&h, "nested objects", deep, 1, QWEN_ERR_INVALID_ARGUMENT, "128 levels deep");
+    free(tool);
+    free(deep);
+    /* Never closed: not JSON, but refused as soon as it is too deep as a tool; arguments become
+     * a JSON string (too long to generate from in this context, so only rendered). */
+    deep = nested(depths[k], "[", "", "");
+    tool = tool_with(deep);
+    check_tool(&h, "unclosed", tool, QWEN_ERR_INVALID_ARGUMENT, "tools[0]", "128 levels deep");
+    check_arguments(&h, "unclosed", deep, 0, QWEN_OK, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": \"[[[[");
+    free(tool);
+    free(deep);
+  }
+  /* 128 levels in all are taken, 129 refused (a tool's parameters start 2 levels down). */
+  for (k = 0; k < 2; ++k) {
+    deep = nested(126 + k, "[", "1", "]");
+    tool = tool_with(deep);
+    check_tool(&h, "126/127 levels", tool, k == 0 ? QWEN_OK : QWEN_ERR_INVALID_ARGUMENT, "128 levels deep", NULL);
+    free(tool);
+    free(deep);
+    deep = nested(128 + k, "[", "1", "]");
+    check_arguments(&h, "128/129 levels", deep, 1, k == 0 ? QWEN_OK : QWEN_ERR_INVALID_ARGUMENT,
+                    k == 0 ? "[[[1]]]" : "128 levels deep");
+    free(deep);
+  }
+
+  /* Bad UTF-8, a NUL byte cutting the text short, numbers past a double's range. */
+  check_tool(&h, "bad UTF-8", "{\"type\": \"function\", \"function\": {\"name\": \"f\xff\xfe\"}}",
+             QWEN_ERR_INVALID_ARGUMENT, "tools[0]: not valid JSON", "UTF-8");
+  check_tool(&h, "NUL byte", "{\"type\": \"function\"\0, \"function\": {\"name\": \"f\"}}", QWEN_ERR_INVALID_ARGUMENT,
+             "tools[0]: not valid JSON", "unexpected end of input");
+  check_tool(&h, "1e309", "{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"maximum\": 1e309}}}",
+             QWEN_ERR_INVALID_ARGUMENT, "tools[0]: not valid JSON", "number overflow");
+  tool = tool_with(
+      "{\"maximum\": -999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+      "99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+      "99999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999"
+      "999999999999999999999999999999999999999999999999999999999999999999999999999999999999999}");
+  check_tool(&h, "400 digits", tool, QWEN_ERR_INVALID_ARGUMENT, "tools[0]: not valid JSON", "number overflow");
+  free(tool);
+  check_tool(&h, "escaped NUL", "{\"type\": \"function\", \"function\": {\"name\": \"f\", \"description\": \"a\\u0000b\"}}",
+             QWEN_OK, "", NULL);
+  /* Arguments that are not JSON are shown as a string: bad bytes as U+FFFD. */
+  check_arguments(&h, "bad UTF-8", "{\"city\": \"\xff\xfe\"}", 1, QWEN_OK, "\"{\\\"city\\\": \\\"\xef\xbf\xbd\xef\xbf\xbd\\\"}\"");
+  check_arguments(&h, "1e309", "{\"x\": 1e309}", 1, QWEN_OK, "\"arguments\": \"{\\\"x\\\": 1e309}\"");
+  check_arguments(&h, "NUL byte", "{\"city\": \"Paris\"}\0 and more", 1, QWEN_OK, "\"arguments\": {\"city\": \"Paris\"}}");
+  check_arguments(&h, "escaped NUL", "{\"city\": \"Pa\\u0000ris\"}", 1, QWEN_OK, "{\"city\": \"Pa\\u0000ris\"}");
+  check_arguments(&h, "large integer", "{\"n\": 18446744073709551615, \"m\": -9223372036854775808, \"f\": 1e308}", 1,
+                  QWEN_OK, "{\"n\": 18446744073709551615, \"m\": -9223372036854775808, \"f\": 1e+308}");
+
+  qwen_sequence_free(h.seq);
+  qwen_session_free(h.session);
+  qwen_tokenizer_free(h.tok);
+}
+
 static int32_t argmax(const float* v, size_t n) {
   size_t best = 0, i;
   for (i = 1; i < n; ++i) {
@@ -454,6 +648,7 @@ int main(int argc, char** argv) {
   test_render_chat(model);
   test_tokenizer_only(model);
   test_step_level(model);
+  test_hostile_json(model);
   test_chat(model); /* frees the model */
 
   printf("%d checks, %d failures\n", g_checks, g_failures);

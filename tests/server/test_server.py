@@ -261,7 +261,7 @@ def open_stream(s, body):
     """A raw socket that has sent a (streaming or not) chat request."""
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=scaled(30))
     data = json.dumps(body).encode()
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                  b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
     return sock
 

@@ -1,72 +1,84 @@
-// The HTTP front of qwen-server: routes, authentication, limits, SSE streaming, the web page.
+// The HTTP front of qwen-server: routes, the browser and host policy, authentication, SSE
+// streaming, the web page. Connections, limits and deadlines are the listener's (http/).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "qwenedge/model.hpp"
+#include "qwen-server/http/listener.hpp"
 #include "qwen-server/metrics.hpp"
 #include "qwen-server/openai_api.hpp"
 #include "qwen-server/scheduler.hpp"
-
-namespace httplib {
-class Server;
-class Request;
-class Response;
-}  // namespace httplib
 
 namespace qwenedge::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::string api_key;            // empty: no authentication
-  size_t max_body = 4 << 20;      // bytes of a request body
+  std::string api_key;  // empty: no authentication
+  // Host header names served besides the bound address, localhost and IP addresses ("*": any).
+  std::vector<std::string> allowed_hosts;
+  // Origins whose pages may call /v1/* from a browser ("*": any); none by default.
+  std::vector<std::string> cors_origins;
+  http::ListenerOptions connections;  // connection limits and deadlines; parser.max_body is --max-body
   Limits limits;
   SchedulerOptions scheduler;
-  std::string model_id;           // the name /v1/models lists and requests may name
+  std::string model_id;  // the name /v1/models lists and requests may name
 };
 
-class HttpServer {
+class HttpServer : private http::Handler {
  public:
   HttpServer(const Model& model, const ServerOptions& options);
-  ~HttpServer();
+  ~HttpServer() override;
 
-  // Binds (port 0: any free port) and serves until stop(). Returns false when it cannot bind.
+  // Binds (port 0: any free port). Returns false when it cannot.
   bool bind();
-  int port() const { return port_; }
-  void serve();
+  int port() const { return listener_.port(); }
+  void serve();  // until shutdown()
 
-  // Graceful shutdown: new requests get 503, running and queued ones finish (cut off after
-  // `grace_ms`), then the listener closes and serve() returns.
+  // Graceful shutdown: new requests get 503, connections between requests close, running and
+  // queued answers finish (cut off after `grace_ms`), then serve() returns.
   void shutdown(int grace_ms);
 
  private:
-  void routes();
-  // A completion request: admission (parse, validate, render, tokenize and fit the prompt, queue
-  // it), then the answer whole or as a stream of server-sent events.
   struct Admitted {
     ParsedRequest request;
     std::shared_ptr<Job> job;
     ResponseIds ids;
     bool chat;
   };
-  void generate(const httplib::Request& req, httplib::Response& res, bool chat);
-  Admitted admit(const httplib::Request& req, httplib::Response& res, bool chat);
-  void answer_whole(const httplib::Request& req, httplib::Response& res, const Admitted& a, const std::string& endpoint);
-  void answer_stream(httplib::Response& res, const Admitted& a);
-  bool authorized(const httplib::Request& req, httplib::Response& res);
+
+  // http::Handler
+  std::optional<http::Response> screen(const http::Request& head) override;
+  std::optional<http::Response> answer_inline(const http::Request& request) override;
+  void answer(http::Exchange& exchange) override;
+  http::Response refuse(int status, const std::string& message) override;
+
+  bool host_allowed(const http::Request& r) const;
+  bool origin_allowed(const http::Request& r) const;  // no Origin, the same origin, or a --cors-origin
+  void allow_origin(const http::Request& r, http::Response& res) const;  // CORS headers for a cross-origin caller
+  http::Response preflight(const http::Request& r) const;
+  http::Response models() const;
+  http::Response health() const;
+
+  // A completion request: admission (parse, validate, render, tokenize and fit the prompt, queue
+  // it), then the answer whole or as a stream of server-sent events.
+  void generate(http::Exchange& ex, bool chat);
+  Admitted admit(const http::Request& req, bool chat);
+  void answer_whole(http::Exchange& ex, const Admitted& a, const char* endpoint);
+  void answer_stream(http::Exchange& ex, const Admitted& a, const char* endpoint);
 
   Model model_;
   ServerOptions options_;
   Metrics metrics_;
   Scheduler scheduler_;
+  http::Listener listener_;
   std::atomic<uint64_t> next_id_ = 0;
-  std::atomic<int> open_streams_ = 0;  // stream responses not yet fully written (outlives http_'s)
-  std::unique_ptr<httplib::Server> http_;
-  int port_ = 0;
+  std::atomic<int> open_answers_ = 0;  // generation requests not yet fully answered
 };
 
 }  // namespace qwenedge::server

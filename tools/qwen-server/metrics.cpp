@@ -12,6 +12,18 @@ std::string number(double v) {
   return buf;
 }
 
+// A label value as the exposition format escapes it: backslash, double quote and line feed.
+std::string label(const std::string& v) {
+  std::string out;
+  for (const char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 }  // namespace
 
 void Histogram::observe(double v) {
@@ -69,7 +81,7 @@ std::string Metrics::render(int slots_busy, int slots_total, int queue_length) c
   std::string out;
   out += "# HELP qwen_requests_total HTTP requests answered, by endpoint and status.\n# TYPE qwen_requests_total counter\n";
   for (const auto& [key, n] : requests_) {
-    out += "qwen_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) + "\"} " +
+    out += "qwen_requests_total{endpoint=\"" + label(key.first) + "\",status=\"" + std::to_string(key.second) + "\"} " +
            std::to_string(n) + "\n";
   }
   auto counter = [&](const char* name, const char* help, uint64_t v) {

@@ -22,10 +22,12 @@ class Histogram {
   uint64_t count_ = 0;
 };
 
-// Thread-safe: HTTP threads and the scheduler thread record at once.
+// Thread-safe: the event loop, the workers and the scheduler thread record at once.
 class Metrics {
  public:
   Metrics();
+  // `endpoint` comes from the server's fixed set of route labels ("other" for the rest), so no
+  // request can add a series.
   void request(const std::string& endpoint, int status);
   void tokens(int64_t prompt, int64_t cached, int64_t generated);
   void ttft(double seconds);

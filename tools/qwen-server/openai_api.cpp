@@ -14,8 +14,31 @@
 namespace qwenedge::server {
 namespace {
 
-
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
+
+bool utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// The text valid UTF-8, bad bytes replaced by U+FFFD: nlohmann's replacing serializer does the
+// decoding (only error messages take this round trip).
+std::string valid_utf8(const std::string& text) {
+  return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+}
+
+// An nlohmann exception's message without its "[json.exception.…] " prefix, its middle left out
+// when long: the token it quotes ("last read: '…'", "number overflow parsing '…'") may be a
+// megabyte of the body.
+std::string json_error_text(const json::exception& e) {
+  constexpr size_t kHead = 160, kTail = 60;
+  std::string_view m = e.what();
+  if (m.starts_with("[json.exception.")) {
+    if (const size_t end = m.find("] "); end != std::string_view::npos) m.remove_prefix(end + 2);
+  }
+  if (m.size() <= kHead + kTail) return valid_utf8(std::string(m));
+  size_t head = kHead, tail = m.size() - kTail;
+  while (head > 0 && utf8_continuation(m[head])) --head;
+  while (tail < m.size() && utf8_continuation(m[tail])) ++tail;
+  return valid_utf8(std::string(m.substr(0, head)) + "…" + std::string(m.substr(tail)));
+}
 
 // One step of a path into a body: an element of an array or a member of an object.
 struct Step {
@@ -28,11 +51,18 @@ struct Step {
 constexpr std::array<std::string_view, 2> kFreeJson = {"messages[].tool_calls[].function.arguments",
                                                        "tools[].function.parameters"};
 
+// Keys are the request's own text, so each is shortened: a path stays small enough to quote.
 std::string path_text(std::span<const Step> steps, bool any_index) {
   std::string out;
   for (const Step& s : steps) {
-    if (s.array) out += any_index ? "[]" : "[" + std::to_string(s.index) + "]";
-    else out += (out.empty() ? "" : ".") + s.key;
+    if (s.array) {
+      out += '[';
+      if (!any_index) out += std::to_string(s.index);
+      out += ']';
+    } else {
+      if (!out.empty()) out += '.';
+      out += quote_text(s.key);
+    }
   }
   return out;
 }
@@ -44,7 +74,7 @@ std::string deep_field(std::span<const Step> steps) {
     const std::string pattern = path_text(steps.first(n), true);
     if (std::find(kFreeJson.begin(), kFreeJson.end(), pattern) != kFreeJson.end()) return path_text(steps.first(n), false);
   }
-  return steps.empty() || steps[0].array ? "" : steps[0].key;
+  return steps.empty() || steps[0].array ? "" : quote_text(steps[0].key);
 }
 
 [[noreturn]] void too_deep(const std::string& param) {
@@ -55,7 +85,8 @@ std::string deep_field(std::span<const Step> steps) {
 // JSON text of a request parsed, a container nested past kMaxJsonDepth refused as the parser
 // meets it (ApiError 400), before a value that deep exists: serializing one would recurse once per
 // level and could overflow the stack. `field` names the text's field; "" (the body): the field is
-// found from where the nesting is. Syntax errors throw json::parse_error.
+// found from where the nesting is. Text that is not JSON is ApiError 400 invalid_json, naming the
+// field of a number too large for a double (nlohmann throws out_of_range, not parse_error, for it).
 json parse_bounded(std::string_view text, const std::string& field) {
   std::vector<Step> open;  // the containers the parser is in, and where in each
   const auto next = [&open] {
@@ -76,7 +107,15 @@ json parse_bounded(std::string_view text, const std::string& field) {
     }
     return true;
   };
-  return json::parse(text, walk);
+  try {
+    return json::parse(text, walk);
+  } catch (const json::exception& e) {
+    // Where a syntax error is, nlohmann's line and column say; a number's field is exact.
+    const bool number = dynamic_cast<const json::out_of_range*>(&e) != nullptr;
+    const std::string at = !number ? "" : field.empty() ? path_text(open, false) : field;
+    throw ApiError(400, "the request body is not valid JSON: " + json_error_text(e) + (at.empty() ? "" : " (in '" + at + "')"),
+                   at, "invalid_json");
+  }
 }
 
 // The same limit for a body parsed elsewhere, checked without recursion.
@@ -125,16 +164,53 @@ std::optional<double> number_in(const json& body, const char* name, double lo, d
   return d;
 }
 
+template <class Lo, class Hi>
+std::string range_text(Lo lo, Hi hi) {
+  std::string out = "[";
+  out += std::to_string(lo);
+  out += ", ";
+  out += std::to_string(hi);
+  return out + "]";
+}
+
+// The 400 for a value of an integer field that is not an integer. Integers too large for 64 bits
+// (1e30, 2^70) arrive as doubles: those are out of range, not "not an integer".
+[[noreturn]] void not_integer(const char* name, const json& v, double lo, double hi, const std::string& range) {
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d == std::floor(d) && (d < lo || d > hi)) {
+      bad(name, std::string("'") + name + "' = " + v.dump() + " is out of range " + range);
+    }
+  }
+  bad(name, std::string("'") + name + "' must be an integer");
+}
+
 std::optional<int64_t> integer_in(const json& body, const char* name, int64_t lo, int64_t hi) {
   const json* v = field(body, name);
   if (!v) return std::nullopt;
-  if (!v->is_number_integer()) bad(name, std::string("'") + name + "' must be an integer");
+  if (!v->is_number_integer()) not_integer(name, *v, static_cast<double>(lo), static_cast<double>(hi), range_text(lo, hi));
   const bool huge = v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(hi);
   if (huge || v->get<int64_t>() < lo || v->get<int64_t>() > hi) {
-    bad(name, std::string("'") + name + "' = " + v->dump() + " is out of range [" + std::to_string(lo) + ", " +
-                  std::to_string(hi) + "]");
+    bad(name, std::string("'") + name + "' = " + v->dump() + " is out of range " + range_text(lo, hi));
   }
   return v->get<int64_t>();
+}
+
+// A seed is any 64-bit integer, signed or not (a negative one is taken modulo 2^64).
+uint64_t seed_of(const json& v) {
+  constexpr int64_t lo = std::numeric_limits<int64_t>::min();
+  constexpr uint64_t hi = std::numeric_limits<uint64_t>::max();
+  if (!v.is_number_integer()) not_integer("seed", v, static_cast<double>(lo), static_cast<double>(hi), range_text(lo, hi));
+  return v.is_number_unsigned() ? v.get<uint64_t>() : static_cast<uint64_t>(v.get<int64_t>());
+}
+
+// More entries in `name` than the server allows are refused before any of them is looked at.
+void check_count(const json& body, const char* name, size_t limit, const char* code) {
+  const json* list = field(body, name);
+  if (!list || !list->is_array() || limit == 0 || list->size() <= limit) return;
+  throw ApiError(400, std::string("'") + name + "' has " + std::to_string(list->size()) +
+                          " entries, above this server's limit of " + std::to_string(limit),
+                 name, code);
 }
 
 bool boolean(const json& body, const char* name, bool fallback) {
@@ -189,10 +265,7 @@ void parse_common(const json& body, const Limits& limits, ParsedRequest& r) {
   if (auto v = number_in(body, "repetition_penalty", 0, 10, /*lo_open=*/true)) o.repetition_penalty = static_cast<float>(*v);
   if (auto v = number_in(body, "presence_penalty", -2, 2)) o.presence_penalty = static_cast<float>(*v);
   if (auto v = number_in(body, "frequency_penalty", -2, 2)) o.frequency_penalty = static_cast<float>(*v);
-  if (const json* s = field(body, "seed")) {
-    if (!s->is_number_integer()) bad("seed", "'seed' must be an integer");
-    o.seed = s->is_number_unsigned() ? s->get<uint64_t>() : static_cast<uint64_t>(s->get<int64_t>());
-  }
+  if (const json* s = field(body, "seed")) o.seed = seed_of(*s);
   if (const json* s = field(body, "stop")) {
     if (s->is_string()) {
       o.stop.push_back(s->get<std::string>());
@@ -253,7 +326,7 @@ void parse_tools(const json& body, ParsedRequest& r) {
     if (choice->is_string()) {
       const std::string& c = choice->get_ref<const std::string&>();
       if (c != "none" && c != "auto" && c != "required") {
-        bad("tool_choice", "'tool_choice' = \"" + c + "\" (expected none, auto, required or a function)");
+        bad("tool_choice", "'tool_choice' = \"" + quote_text(c) + "\" (expected none, auto, required or a function)");
       }
       none = c == "none";
       if (c == "required" && names.empty()) bad("tool_choice", "'tool_choice' = \"required\" needs 'tools'");
@@ -267,7 +340,7 @@ void parse_tools(const json& body, ParsedRequest& r) {
       }
       const std::string& wanted = name->get_ref<const std::string&>();
       if (std::find(names.begin(), names.end(), wanted) == names.end()) {
-        bad("tool_choice", "'tool_choice' names the function '" + wanted + "', which is not in 'tools'");
+        bad("tool_choice", "'tool_choice' names the function '" + quote_text(wanted) + "', which is not in 'tools'");
       }
     }
   }
@@ -279,25 +352,28 @@ void parse_tools(const json& body, ParsedRequest& r) {
 
 json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code) {
   return {{"error",
-           {{"message", message},
+           {{"message", valid_utf8(message)},
             {"type", type},
-            {"param", param.empty() ? json(nullptr) : json(param)},
+            {"param", param.empty() ? json(nullptr) : json(valid_utf8(param))},
             {"code", code.empty() ? json(nullptr) : json(code)}}}};
 }
 
-json error_body(const ApiError& e) { return error_body(e.what(), e.type, e.param, e.code); }
+json error_body(const ApiError& e) { return error_body(e.message, e.type, e.param, e.code); }
 
-json parse_request_body(std::string_view text) {
-  try {
-    return parse_bounded(text, "");
-  } catch (const json::parse_error& e) {
-    throw ApiError(400, std::string("the request body is not valid JSON: ") + e.what(), "", "invalid_json");
-  }
+std::string quote_text(std::string_view text) {
+  if (text.size() <= kQuoteBytes) return std::string(text);
+  size_t n = kQuoteBytes;
+  while (n > 0 && utf8_continuation(text[n])) --n;
+  return std::string(text.substr(0, n)) + "…";
 }
+
+json parse_request_body(std::string_view text) { return parse_bounded(text, ""); }
 
 ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
   check_depth(body);
   if (!body.is_object()) bad("", "the request body must be a JSON object");
+  check_count(body, "messages", limits.max_messages, "too_many_messages");
+  check_count(body, "tools", limits.max_tools, "too_many_tools");
   ParsedRequest r;
   r.chat = true;
   parse_common(body, limits, r);
@@ -314,7 +390,7 @@ ParsedRequest parse_chat_request(const json& body, const Limits& limits) {
     msg.role = role->get<std::string>();
     if (msg.role == "developer") msg.role = "system";  // the newer OpenAI name of the system role
     if (msg.role != "system" && msg.role != "user" && msg.role != "assistant" && msg.role != "tool") {
-      bad(at + ".role", "'" + at + ".role' = \"" + msg.role + "\" (expected system, user, assistant or tool)");
+      bad(at + ".role", "'" + at + ".role' = \"" + quote_text(msg.role) + "\" (expected system, user, assistant or tool)");
     }
     if (m.contains("content")) msg.content = content_text(m["content"], at + ".content");
     else if (msg.role != "assistant") bad(at + ".content", "'" + at + ".content' is required");

@@ -3,6 +3,7 @@
 // in an ApiError (the `param` of the OpenAI error object).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -19,22 +20,32 @@ namespace qwenedge::server {
 
 using nlohmann::json;
 
+// `message` is the whole text, NUL bytes included (it may quote request text); what() is the
+// same text as a C string, cut at the first NUL: for logs only.
 struct ApiError : std::runtime_error {
-  ApiError(int status_, std::string message, std::string param_ = {}, std::string code_ = {},
+  ApiError(int status_, std::string message_, std::string param_ = {}, std::string code_ = {},
            std::string type_ = "invalid_request_error")
-      : std::runtime_error(std::move(message)), status(status_), param(std::move(param_)), code(std::move(code_)),
-        type(std::move(type_)) {}
+      : std::runtime_error(message_), status(status_), message(std::move(message_)), param(std::move(param_)),
+        code(std::move(code_)), type(std::move(type_)) {}
   int status;
-  std::string param, code, type;
+  std::string message, param, code, type;
 };
 
-// {"error": {"message", "type", "param", "code"}}; empty param/code become null.
+// {"error": {"message", "type", "param", "code"}}; empty param/code become null. The message is
+// made valid UTF-8 (bad bytes become U+FFFD), so the body dumps with any error handler.
 json error_body(const std::string& message, const std::string& type, const std::string& param, const std::string& code);
 json error_body(const ApiError& e);
+
+// Request text to quote in an error message: at most kQuoteBytes bytes of it (cut between UTF-8
+// characters) and "…" when it is longer, so that a huge field does not make a huge error body.
+inline constexpr size_t kQuoteBytes = 100;
+std::string quote_text(std::string_view text);
 
 struct Limits {
   int max_tokens_limit = 4096;   // largest max_tokens a request may ask for; also the default
   int64_t max_prompt_tokens = 0; // 0 = the context decides
+  size_t max_messages = 1024;    // entries of a chat request's `messages`; 0 = no limit
+  size_t max_tools = 128;        // entries of a chat request's `tools`; 0 = no limit
 };
 
 struct ParsedRequest {
@@ -48,13 +59,14 @@ struct ParsedRequest {
   std::string model;  // as sent ("" when absent)
 };
 
-// A request body parsed. Throws ApiError(400): `invalid_json` when it is not JSON, and one naming
-// the field when arrays and objects nest more than kMaxJsonDepth levels deep (refused
-// as the parser meets them, so no value that deep is built).
+// A request body parsed. Throws ApiError(400): `invalid_json` when it is not JSON (a number too
+// large for a double included), and one naming the field when arrays and objects nest more than
+// kMaxJsonDepth levels deep (refused as the parser meets them, so no value that deep is built).
 json parse_request_body(std::string_view text);
 
 // Throws ApiError(400) naming the first bad field; a body nested too deeply (one not parsed by
-// parse_request_body) is refused the same way.
+// parse_request_body) is refused the same way, and more messages or tools than `limits` allow
+// with code too_many_messages / too_many_tools before any of them is looked at.
 ParsedRequest parse_chat_request(const json& body, const Limits& limits);
 ParsedRequest parse_completion_request(const json& body, const Limits& limits);
 

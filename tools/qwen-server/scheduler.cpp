@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <span>
 
 
 namespace qwenedge::server {
@@ -98,18 +99,25 @@ void Scheduler::admit_queued() {
   while (!queue_.empty() && busy_ < static_cast<int>(slots_.size())) {
     std::shared_ptr<Job> job = std::move(queue_.front());
     queue_.pop_front();
-    // The free slot whose cache shares the longest prefix with the prompt (a follow-up turn
-    // finds its own conversation); on a tie the least recently used one.
+    // The free slot whose cache shares the longest prefix with the prompt, when that is more
+    // than half of it (a follow-up turn, a regenerated answer: its own conversation); else the
+    // least recently used free slot, an empty one first. Every chat shares the template's
+    // opening, and taking the slot of another conversation for that would throw away a cache
+    // its next turn could have used.
+    const std::span<const int32_t> ids = job->prompt->ids();
     Slot* best = nullptr;
+    Slot* oldest = nullptr;
     size_t best_prefix = 0;
     for (const auto& s : slots_) {
       if (s->job) continue;
-      const auto prefix = static_cast<size_t>(s->seq.common_prefix(job->prompt->ids()));
+      const auto prefix = static_cast<size_t>(s->seq.common_prefix(ids));
       if (!best || prefix > best_prefix || (prefix == best_prefix && s->last_used < best->last_used)) {
         best = s.get();
         best_prefix = prefix;
       }
+      if (!oldest || s->last_used < oldest->last_used) oldest = s.get();
     }
+    if (2 * best_prefix <= ids.size()) best = oldest;
     best->job = std::move(job);
     best->last_used = ++clock_;
     ++busy_;
@@ -147,8 +155,19 @@ void Scheduler::loop() {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || cancel_all_ || busy_ > 0 || !queue_.empty(); });
       if (cancel_all_) {
-        for (const auto& s : slots_) if (s->job) s->job->cancel = true;
-        for (const auto& job : queue_) end_queued(*job, "the server is shutting down");
+        for (const auto& s : slots_) {
+          if (!s->job) continue;
+          const std::lock_guard job_lock(s->job->mu);
+          s->job->cut = true;
+          s->job->cancel = true;
+        }
+        for (const auto& job : queue_) {
+          {
+            const std::lock_guard job_lock(job->mu);
+            job->cut = true;
+          }
+          end_queued(*job, "the server is shutting down");
+        }
         queue_.clear();
         cancel_all_ = false;
       }

@@ -30,7 +30,7 @@ namespace qwenedge::server {
 
 using Clock = std::chrono::steady_clock;
 
-// One request as the scheduler sees it. The HTTP thread fills the inputs, submits it and reads
+// One request as the scheduler sees it. Its worker thread fills the inputs, submits it and reads
 // the outputs; the scheduler thread writes the outputs under `mu`.
 struct Job {
   // Inputs.
@@ -46,6 +46,7 @@ struct Job {
   bool finished = false;
   std::optional<Result> result;   // once finished, unless failed
   std::string error;              // once finished, when it failed
+  bool cut = false;               // ended early by a shutdown (Scheduler::cancel_all)
   Clock::time_point first_token{};
 
   // Waits up to `timeout` for new text or the end; moves the new text into `out`. Returns
