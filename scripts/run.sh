@@ -4,11 +4,19 @@
 #   QWEN_MODEL=/path/to/model.gguf scripts/run.sh   a qwen2 GGUF file
 #   QWEN_MODEL=/path/to/hf-dir scripts/run.sh       a Hugging Face folder, converted once to Q8_0 and cached
 #                                                   (row-interleaved on x86: no repack at load)
-# Extra arguments go to qwen-cli (e.g. scripts/run.sh --system "Be brief." --stats).
+#   scripts/run.sh --server [qwen-server options]   the same model, served by qwen-server with its web chat
+# Extra arguments go to qwen-cli (e.g. scripts/run.sh --system "Be brief." --stats), or with --server
+# to qwen-server (e.g. scripts/run.sh --server --port 8081 --slots 2).
+# Without QWEN_MODEL, when Qwen2.5 is neither cached nor downloadable (offline, QWENEDGE_OFFLINE=1),
+# it runs the small demo model ../shared/models/tiny-qwen2-kjv instead, when that folder exists.
 # Environment: QWENEDGE_CACHE (default ~/.cache/qwenedge), QWENEDGE_BUILD_DIR (default build),
-# QWENEDGE_OFFLINE=1 (never download).
+# QWENEDGE_OFFLINE=1 (never download), QWENEDGE_HF_ENDPOINT (default $HF_ENDPOINT, else
+# https://huggingface.co), QWENEDGE_DEMO_MODEL (the demo model's folder; empty: no demo model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+server=0
+if [ "${1:-}" = --server ]; then server=1; shift; fi
 
 scripts/install-deps.sh >&2
 build=${QWENEDGE_BUILD_DIR:-build}
@@ -18,11 +26,16 @@ if [ -f "$build/CMakeCache.txt" ]; then
 else
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
-cmake --build "$build" -j "$(nproc)" --target qwen-cli qwen-convert >&2
+targets=(qwen-cli qwen-convert)
+[ "$server" = 0 ] || targets+=(qwen-server)
+cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >&2
 
 cache=${QWENEDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qwenedge}
 repo="Qwen/Qwen2.5-0.5B-Instruct"
 files="config.json generation_config.json tokenizer.json tokenizer_config.json model.safetensors"
+hub=${QWENEDGE_HF_ENDPOINT:-${HF_ENDPOINT:-https://huggingface.co}}
+hub=${hub%/}
+demo=${QWENEDGE_DEMO_MODEL-../shared/models/tiny-qwen2-kjv}
 
 no_model() {
   cat >&2 <<MSG
@@ -39,7 +52,7 @@ MSG
 # Downloads one file of the Hugging Face repository and checks it against the SHA-256 that
 # the hub publishes for large files (x-linked-etag); small files are checked by the converter.
 fetch() {
-  local name=$1 dir=$2 url="https://huggingface.co/$repo/resolve/main/$1"
+  local name=$1 dir=$2 url="$hub/$repo/resolve/main/$1"
   [ -s "$dir/$name" ] && return 0
   echo "run.sh: downloading $name" >&2
   curl -fL --retry 2 --connect-timeout 10 --max-time 3600 -o "$dir/$name.part" "$url" || return 1
@@ -55,17 +68,31 @@ fetch() {
 
 model=${QWEN_MODEL:-}
 if [ -z "$model" ]; then
+  # A complete cached download wins; otherwise download it, and when that cannot be done, the
+  # demo model (why: for the demo line; why_long: for the instructions when there is no demo).
   hf="$cache/Qwen2.5-0.5B-Instruct"
   mkdir -p "$hf"
-  if [ -n "${QWENEDGE_OFFLINE:-}" ]; then
-    for f in $files; do [ -s "$hf/$f" ] || no_model "no model given, and QWENEDGE_OFFLINE forbids downloading $repo"; done
+  cached=1 why='' why_long=''
+  for f in $files; do [ -s "$hf/$f" ] || cached=0; done
+  if [ "$cached" = 1 ]; then
+    model=$hf
+  elif [ -n "${QWENEDGE_OFFLINE:-}" ]; then
+    why="QWENEDGE_OFFLINE is set and Qwen2.5 is not cached" why_long="no model given, and QWENEDGE_OFFLINE forbids downloading $repo"
+  elif ! command -v curl >/dev/null; then
+    why="curl is not installed" why_long="no model given, and curl is not installed to download one"
+  elif ! curl -fsI --connect-timeout 10 --max-time 20 "$hub/$repo/resolve/main/config.json" >/dev/null 2>&1; then
+    why="Hugging Face is not reachable" why_long="no model given, and Hugging Face cannot be reached to download $repo"
+  else
+    for f in $files; do
+      fetch "$f" "$hf" || { why="the download of $repo failed ($f)" why_long=$why; break; }
+    done
+    [ -n "$why" ] || model=$hf
   fi
-  if ! command -v curl >/dev/null; then no_model "no model given, and curl is not installed to download one"; fi
-  if ! curl -fsI --connect-timeout 10 --max-time 20 "https://huggingface.co/$repo/resolve/main/config.json" >/dev/null 2>&1; then
-    for f in $files; do [ -s "$hf/$f" ] || no_model "no model given, and Hugging Face cannot be reached to download $repo"; done
+  if [ -z "$model" ]; then
+    if [ -z "$demo" ] || [ ! -s "$demo/config.json" ] || [ ! -s "$demo/model.safetensors" ]; then no_model "$why_long"; fi
+    echo "run.sh: $why: running the 43 M-parameter demo model tiny-qwen2-kjv (trained on the King James Bible), not Qwen2.5; give a real model with QWEN_MODEL=/path/to/model.gguf or a Hugging Face folder" >&2
+    model=$demo
   fi
-  for f in $files; do fetch "$f" "$hf" || no_model "the download of $repo failed ($f)"; done
-  model=$hf
 fi
 [ -e "$model" ] || no_model "QWEN_MODEL=$model does not exist"
 if [ -d "$model" ]; then
@@ -79,5 +106,19 @@ if [ -d "$model" ]; then
     "$build/tools/qwen-convert" "$model" "$gguf" --type q8_0 "${layout[@]}" >&2
   fi
   model=$gguf
+fi
+
+if [ "$server" = 1 ]; then
+  # The server keeps this process (signals reach it directly); its stdout passes through a
+  # reader that prints the web chat's address once the server says which port it listens on.
+  host=127.0.0.1 args=("$@")
+  for ((i = 0; i + 1 < ${#args[@]}; i++)); do [ "${args[i]}" = --host ] && host=${args[i + 1]}; done
+  case $host in 0.0.0.0) host=127.0.0.1 ;; ::) host='[::1]' ;; *:*) host="[$host]" ;; esac
+  exec "$build/tools/qwen-server/qwen-server" -m "$model" "$@" > >(
+    trap '' INT TERM  # Ctrl-C reaches the whole terminal group: keep passing lines until the server ends
+    while IFS= read -r line; do
+      printf '%s\n' "$line"
+      case $line in "listening on port "*) echo "run.sh: web chat at http://$host:${line##* }/" >&2 ;; esac
+    done)
 fi
 exec "$build/tools/qwen-cli/qwen-cli" -m "$model" "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/run.sh end to end: with a Hugging Face folder (converted once, then taken from the
-# cache), with a GGUF file, and with no model at all (offline: a clear message, exit 2).
+# cache), with a GGUF file, and with no model at all (offline, no demo model: a clear message, exit 2).
 #   test_run_sh.sh SOURCE_DIR BUILD_DIR
 set -uo pipefail
 src=$1 build=$2
@@ -24,7 +24,8 @@ check "hf folder again: cached file reused" test "$(stat -c %Y "$cached")" = "$s
 out=$(printf 'hi\n' | QWEN_MODEL="$build/fixtures/tiny-f32.q4_0.gguf" "$src/scripts/run.sh" -n 3 --temp 0 2>&1; echo "rc=$?")
 check "gguf: exit 0" grep -q "rc=0" <<<"$out"
 
-out=$(QWEN_MODEL= "$src/scripts/run.sh" </dev/null 2>&1; echo "rc=$?")
+# (and no demo model: test_run_sh_demo.sh covers that one)
+out=$(QWEN_MODEL='' QWENEDGE_DEMO_MODEL='' "$src/scripts/run.sh" </dev/null 2>&1; echo "rc=$?")
 check "no model: exit 2" grep -q "rc=2" <<<"$out"
 check "no model: says how to provide one" grep -q "QWEN_MODEL=/path/to/model.gguf" <<<"$out"
 out=$(QWEN_MODEL=/nonexistent "$src/scripts/run.sh" </dev/null 2>&1; echo "rc=$?")
