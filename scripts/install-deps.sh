@@ -11,11 +11,11 @@ packages=(
   catch2                           # unit tests (Catch2 v2)
   libbenchmark-dev                 # micro-benchmarks
   nlohmann-json3-dev               # config.json / safetensors headers / server JSON
-  libcpp-httplib-dev               # qwen-server
   python3 python3-numpy            # the independent NumPy reference forward (tests only)
   unicode-data                     # Unicode data files for the tokenizer table generator
   tmux                             # drives qwen-cli in a real terminal in the tests
   chromium                         # the web chat's browser test (headless, driven by playwright-core)
+  nginx-light                      # the scale-out test: replicas behind nginx (tests/deploy)
 )
 
 # Node.js runs the server's client and browser tests; a machine may already have it from
